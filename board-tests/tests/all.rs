@@ -1,0 +1,9 @@
+//! The VM tests: one test binary, one module per machine, plus the harness's
+//! own failure modes. They boot QEMU guests, so they need `scripts/setup` and
+//! `scripts/vm-assets`; without the `vm` feature they are ignored.
+
+mod aarch64;
+mod common;
+mod harness;
+mod mips;
+mod x86_64;

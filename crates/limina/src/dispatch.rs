@@ -1,0 +1,117 @@
+//! Applet lookup and the multi-call command line.
+//!
+//! The table is a plain sorted slice so that `--list` and lookup cost nothing
+//! at start-up (no registration, no allocation before the applet runs).
+
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// One tool inside the multi-call binary.
+pub struct Applet {
+    /// The name it is called by (argv\[0\] or `limina <name>`).
+    pub name: &'static str,
+    /// One line for `limina --list` and `--help`.
+    pub summary: &'static str,
+    /// Runs the applet; receives its own argv, argv\[0\] being the applet name.
+    pub main: fn(Vec<OsString>) -> ExitCode,
+}
+
+/// Every applet, sorted by name. Applets arrive with the crates that
+/// implement them; each is selectable on its own in the Buildroot package.
+pub static APPLETS: &[Applet] = &[];
+
+/// Exit status when the applet does not exist, as busybox and shells use.
+const EXIT_NOT_FOUND: u8 = 127;
+/// Exit status for a malformed `limina` command line.
+const EXIT_USAGE: u8 = 2;
+
+/// Looks an applet up by name.
+pub fn find(name: &OsStr) -> Option<&'static Applet> {
+    let name = name.to_str()?;
+    APPLETS
+        .binary_search_by(|a| a.name.cmp(name))
+        .ok()
+        .map(|i| &APPLETS[i])
+}
+
+/// The multi-call entry point: dispatch on argv\[0\], else on argv\[1\].
+pub fn run(args: Vec<OsString>) -> ExitCode {
+    let argv0 = args.first().cloned().unwrap_or_else(|| "limina".into());
+    let base = Path::new(&argv0)
+        .file_name()
+        .map(OsStr::to_os_string)
+        .unwrap_or_else(|| argv0.clone());
+    if let Some(applet) = find(&base) {
+        return (applet.main)(args);
+    }
+    let mut rest = args.into_iter().skip(1);
+    match rest.next() {
+        None => {
+            usage(&mut std::io::stderr());
+            ExitCode::from(EXIT_USAGE)
+        }
+        Some(a) if a == "--list" || a == "-l" => {
+            let mut out = std::io::stdout().lock();
+            for applet in APPLETS {
+                if writeln!(out, "{}", applet.name).is_err() {
+                    // Broken pipe (`limina --list | head`): nothing to report.
+                    break;
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Some(a) if a == "--help" || a == "-h" => {
+            usage(&mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Some(a) if a == "--version" || a == "-V" => {
+            println!("limina {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Some(name) => match find(&name) {
+            Some(applet) => {
+                let mut argv = vec![name];
+                argv.extend(rest);
+                (applet.main)(argv)
+            }
+            None => {
+                eprintln!("limina: applet not found: {}", name.to_string_lossy());
+                ExitCode::from(EXIT_NOT_FOUND)
+            }
+        },
+    }
+}
+
+fn usage(out: &mut dyn Write) {
+    let _ = writeln!(
+        out,
+        "limina {}: multi-call binary for Limina routers\n\n\
+         Usage: limina APPLET [ARGS...]   or   APPLET [ARGS...] via a symlink\n       \
+         limina --list | --help | --version\n\nApplets:",
+        env!("CARGO_PKG_VERSION")
+    );
+    if APPLETS.is_empty() {
+        let _ = writeln!(out, "  (none built in)");
+    }
+    for a in APPLETS {
+        let _ = writeln!(out, "  {:<14} {}", a.name, a.summary);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applet_table_is_sorted_and_unique() {
+        // `find` relies on binary search.
+        assert!(APPLETS.windows(2).all(|w| w[0].name < w[1].name));
+    }
+
+    #[test]
+    fn unknown_applet_is_not_found() {
+        assert!(find(OsStr::new("no-such-applet")).is_none());
+    }
+}
