@@ -47,6 +47,17 @@ pub enum Error {
         /// The module tree searched.
         tree: PathBuf,
     },
+    /// The initramfs would not fit the guest's memory (the kernel would fail
+    /// to unpack it and boot into confusion).
+    #[error("board-tests: initramfs {} is {size_mib} MiB, too big for a {memory_mib} MiB guest (strip the binaries, or raise VmConfig::memory_mib)", path.display())]
+    InitramfsTooBig {
+        /// The archive.
+        path: PathBuf,
+        /// Its size.
+        size_mib: u64,
+        /// The guest's memory.
+        memory_mib: u32,
+    },
     /// A file could not be read or written on the host.
     #[error("board-tests: {}: {source}", path.display())]
     Io {

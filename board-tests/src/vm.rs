@@ -157,6 +157,18 @@ impl Vm {
         std::fs::create_dir_all(&work_dir).map_err(Error::io(&work_dir))?;
         let initrd = work_dir.join("initramfs.cpio");
         cfg.initramfs.write(&assets, &initrd)?;
+        let size_mib = std::fs::metadata(&initrd)
+            .map_err(Error::io(&initrd))?
+            .len()
+            .div_ceil(1 << 20);
+        // The kernel keeps the archive and its unpacked copy in RAM at once.
+        if size_mib * 3 > u64::from(cfg.memory_mib) {
+            return Err(Error::InitramfsTooBig {
+                path: initrd,
+                size_mib,
+                memory_mib: cfg.memory_mib,
+            });
+        }
 
         let mut append = vec![
             format!("console={}", machine.console()),
