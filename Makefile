@@ -1,5 +1,16 @@
 # Limina's top-level Makefile.
 #
+# Firmware (Buildroot 2026.02.3, run out of tree in output/<board>):
+#   make list-defconfigs  the boards (configs/<board>_defconfig)
+#   make <board>_defconfig  configure output/<board>; it becomes the current board
+#   make                  build the current board (BOARD=<board> to pick another)
+#   make <target>         any other target goes to Buildroot for the current
+#                         board: menuconfig, savedefconfig, linux-menuconfig, ...
+#   make vendor           fetch the crates limina builds from into BR2_DL_DIR
+#                         (needs cargo and network; then builds run offline)
+#   BUILDROOT=/path       use this Buildroot tree instead of downloading one
+#   BR2_DL_DIR=/path      source downloads (default: dl/)
+#
 # Test targets (each a stage of `make check`, so CI and laptops run the same
 # commands):
 #   make check          the whole suite: setup, fmt, clippy, host tests,
@@ -18,7 +29,10 @@ CROSS_TARGETS := mips-unknown-linux-gnu mipsel-unknown-linux-gnu \
 .PHONY: help check setup fmt clippy test cross-test vm-assets vm-tests size-report
 
 help:
-	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,/^[^#]/{/^#/p}' Makefile | sed 's/^# \{0,1\}//'
+	@echo
+	@echo 'Boards:'
+	@$(foreach b,$(BOARDS),echo '  $(b)_defconfig';)
 
 check:
 	$(CHECK)
@@ -31,3 +45,114 @@ fmt clippy test vm-assets vm-tests size-report:
 
 cross-test:
 	$(CHECK) $(addprefix cross:,$(CROSS_TARGETS))
+
+################################################################################
+# Buildroot wrapper (the Home Assistant OS / Nerves pattern)
+################################################################################
+
+# The LTS release we pin. The sha256 is transcribed from the release's
+# signed buildroot-2026.02.3.tar.xz.sign file (GPG-signed by the Buildroot
+# release manager); several independent projects pinning this release carry
+# the same value.
+BR_VERSION := 2026.02.3
+BR_TARBALL := buildroot-$(BR_VERSION).tar.xz
+BR_URL := https://buildroot.org/downloads/$(BR_TARBALL)
+BR_SHA256 := 5a59e7501b0b4ec52c41f4bfa79412320e0b37eae5f719605a258e8d0c6fc7fb
+
+BR2_DL_DIR ?= $(CURDIR)/dl
+export BR2_DL_DIR
+
+ifeq ($(BUILDROOT),)
+BR_DIR := $(CURDIR)/build/buildroot-$(BR_VERSION)
+BR_STAMP := $(BR_DIR)/.stamp_limina_ready
+else
+BR_DIR := $(BUILDROOT)
+BR_STAMP :=
+endif
+
+BOARDS := $(sort $(patsubst configs/%_defconfig,%,$(wildcard configs/*_defconfig)))
+
+# The current board: BOARD=..., else the last one configured.
+BOARD ?= $(shell cat output/.board 2>/dev/null)
+BR_OUT = $(CURDIR)/output/$(BOARD)
+BR_MAKE = $(MAKE) -C $(BR_DIR) O=$(BR_OUT) BR2_EXTERNAL=$(CURDIR)/br2-external
+
+.DEFAULT_GOAL := all
+.PHONY: all list-defconfigs buildroot vendor
+
+all:
+	@test -n "$(BOARD)" || { \
+		echo "No board configured: run 'make <board>_defconfig' first (make list-defconfigs)." >&2; \
+		exit 1; }
+	$(if $(BR_STAMP),$(MAKE) buildroot)
+	$(BR_MAKE)
+
+list-defconfigs:
+	@:
+	@$(foreach b,$(BOARDS),echo '$(b)_defconfig';)
+
+buildroot: $(BR_STAMP)
+
+$(addsuffix _defconfig,$(BOARDS)): %_defconfig: $(BR_STAMP)
+	$(MAKE) -C $(BR_DIR) O=$(CURDIR)/output/$* BR2_EXTERNAL=$(CURDIR)/br2-external \
+		BR2_DEFCONFIG=$(CURDIR)/configs/$*_defconfig defconfig
+	echo $* > output/.board
+
+# The crates of the workspace, and for MIPS boards (-Zbuild-std) those of
+# Rust 1.88.0's standard library too, vendored where package/limina looks
+# for them; rust-src is fetched and checked against limina-rust.hash, and
+# left in BR2_DL_DIR for the build.
+RUST_SRC := rust-src-1.88.0.tar.xz
+vendor:
+	package/limina/vendor.sh cargo $(CURDIR) $(BR2_DL_DIR)/limina
+	@mkdir -p $(BR2_DL_DIR)/limina-rust build
+	@[ -f $(BR2_DL_DIR)/limina-rust/$(RUST_SRC) ] || \
+		wget -nv -O $(BR2_DL_DIR)/limina-rust/$(RUST_SRC) https://static.rust-lang.org/dist/$(RUST_SRC)
+	@cd $(BR2_DL_DIR)/limina-rust && grep ' $(RUST_SRC)$$' $(CURDIR)/package/limina-rust/limina-rust.hash | \
+		sed 's/^sha256 *//' | sha256sum -c --quiet -
+	rm -rf build/rust-src && mkdir -p build/rust-src
+	tar -xJf $(BR2_DL_DIR)/limina-rust/$(RUST_SRC) -C build/rust-src --strip-components=1
+	package/limina/vendor.sh cargo $(CURDIR) $(BR2_DL_DIR)/limina \
+		build/rust-src/rust-src/lib/rustlib/src/rust/library
+	rm -rf build/rust-src
+
+# Download, verify, extract and patch Buildroot once; the stamp records the
+# version, the tarball hash and the patches applied.
+$(CURDIR)/build/buildroot-$(BR_VERSION)/.stamp_limina_ready: $(sort $(wildcard patches/buildroot/*.patch))
+	@mkdir -p $(BR2_DL_DIR) build
+	@if [ ! -f $(BR2_DL_DIR)/$(BR_TARBALL) ]; then \
+		echo ">>> downloading $(BR_URL)"; \
+		if ! wget -nv -O $(BR2_DL_DIR)/$(BR_TARBALL).tmp $(BR_URL); then \
+			rm -f $(BR2_DL_DIR)/$(BR_TARBALL).tmp; \
+			echo "error: cannot download $(BR_URL)." >&2; \
+			echo "Offline? Either point BUILDROOT=/path/to/buildroot-$(BR_VERSION) at an extracted tree," >&2; \
+			echo "or put $(BR_TARBALL) in BR2_DL_DIR (now $(BR2_DL_DIR));" >&2; \
+			echo "package sources are read from BR2_DL_DIR too (BR2_DL_DIR=/path/to/dl)." >&2; \
+			exit 1; \
+		fi; \
+		mv $(BR2_DL_DIR)/$(BR_TARBALL).tmp $(BR2_DL_DIR)/$(BR_TARBALL); \
+	fi
+	@echo "$(BR_SHA256)  $(BR2_DL_DIR)/$(BR_TARBALL)" | sha256sum -c --quiet - || { \
+		echo "error: $(BR2_DL_DIR)/$(BR_TARBALL) does not match sha256 $(BR_SHA256); delete it and retry." >&2; \
+		exit 1; }
+	rm -rf $(@D) $(@D).tmp
+	mkdir -p $(@D).tmp
+	tar -xJf $(BR2_DL_DIR)/$(BR_TARBALL) -C $(@D).tmp --strip-components=1
+	@for p in $^; do \
+		echo ">>> applying $$p"; \
+		patch -d $(@D).tmp -p1 --forward --batch < $$p || exit 1; \
+	done
+	mv $(@D).tmp $(@D)
+	{ echo "buildroot $(BR_VERSION) sha256 $(BR_SHA256)"; \
+	  for p in $^; do sha256sum $$p; done; } > $@
+
+# Make must not try to remake the Makefile through the catch-all below.
+Makefile: ;
+
+# Anything else is a Buildroot target for the current board.
+%::
+	@test -n "$(BOARD)" || { \
+		echo "No board configured for '$@': run 'make <board>_defconfig' first (make list-defconfigs)." >&2; \
+		exit 1; }
+	$(if $(BR_STAMP),$(MAKE) buildroot)
+	$(BR_MAKE) $@

@@ -33,6 +33,23 @@ pub fn guest_bins_dir(target: &str) -> PathBuf {
     build_dir().join("guest-bins").join(target)
 }
 
+/// Our static release `limina` for `machine`'s guest, built by
+/// `scripts/guest-bins` (or `scripts/cross-test`).
+pub fn guest_limina(machine: Machine) -> Result<PathBuf, Error> {
+    let target = machine.rust_target();
+    let path = guest_bins_dir(target).join("limina");
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(Error::AssetMissing {
+            what: "limina binary",
+            machine: machine.name(),
+            path,
+            hint: format!("scripts/guest-bins {target}"),
+        })
+    }
+}
+
 /// The kernel and userland of one machine.
 #[derive(Debug, Clone)]
 pub struct MachineAssets {

@@ -156,6 +156,17 @@ impl Initramfs {
         Ok(self)
     }
 
+    /// Adds our multi-call binary as `/usr/local/bin/limina` and a symlink
+    /// per applet in `/usr/local/bin`, which comes first in the guest's
+    /// `PATH`, ahead of busybox's applets of the same name (`flashcp`, …).
+    pub fn limina(&mut self, host_path: impl Into<PathBuf>, applets: &[&str]) -> &mut Self {
+        self.file("/usr/local/bin/limina", host_path, 0o755);
+        for a in applets {
+            self.symlink(&format!("/usr/local/bin/{a}"), "limina");
+        }
+        self
+    }
+
     /// Adds a symbolic link.
     pub fn symlink(&mut self, guest_path: &str, target: &str) -> &mut Self {
         self.insert(guest_path, Content::Symlink(target.to_string()), 0o777);
@@ -221,7 +232,16 @@ impl Initramfs {
         // the console carries only command output; no prompt either.
         s.push_str("stty -echo\nexport PS1='' PS2=''\necho ");
         s.push_str(READY_MARKER);
-        s.push_str(" \"$(uname -r)\"\nexec sh\n");
+        // The shell must never be PID 1 itself: if busybox's ash exits (seen
+        // when a background job ends while a command line arrives), the
+        // kernel would panic. Respawn it a few times, saying so on the
+        // console; the next command line goes to the new shell.
+        s.push_str(
+            " \"$(uname -r)\"\n\
+             n=0\n\
+             while [ $n -lt 5 ]; do sh; echo \"LIMINA-SHELL-EXITED status=$?\"; n=$((n + 1)); done\n\
+             exec sh\n",
+        );
         s
     }
 
@@ -463,5 +483,6 @@ mod tests {
         assert!(a < b);
         assert!(s.contains(INIT_ERROR_MARKER));
         assert!(s.trim_end().ends_with("exec sh"));
+        assert!(s.contains("while [ $n -lt 5 ]; do sh;"));
     }
 }

@@ -3,7 +3,13 @@
 //! `scripts/vm-assets`; without the `vm` feature they are ignored.
 
 mod aarch64;
+mod buildroot;
 mod common;
 mod harness;
+mod ifwait;
 mod mips;
+mod mtd;
+mod outputs;
+mod ubi;
+mod watchdog;
 mod x86_64;

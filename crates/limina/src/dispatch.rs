@@ -18,9 +18,7 @@ pub struct Applet {
     pub main: fn(Vec<OsString>) -> ExitCode,
 }
 
-/// Every applet, sorted by name. Applets arrive with the crates that
-/// implement them; each is selectable on its own in the Buildroot package.
-pub static APPLETS: &[Applet] = &[];
+pub use crate::applets::APPLETS;
 
 /// Exit status when the applet does not exist, as busybox and shells use.
 const EXIT_NOT_FOUND: u8 = 127;

@@ -258,6 +258,97 @@ impl Mtd {
     }
 }
 
+/// ECC and bad-block counters of a device (`ECCGETSTATS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct EccStats {
+    /// Bit errors ECC corrected since boot.
+    pub corrected: u32,
+    /// Uncorrectable ECC errors since boot.
+    pub failed: u32,
+    /// Bad blocks in the device.
+    pub bad_blocks: u32,
+    /// Blocks reserved for the bad block table.
+    pub bbt_blocks: u32,
+}
+
+impl Mtd {
+    fn ioctl_error(&self, request: &'static str) -> impl FnOnce(Errno) -> DeviceError + '_ {
+        move |source| DeviceError::Ioctl {
+            path: self.path.clone(),
+            request,
+            source,
+        }
+    }
+
+    /// Erases `length` bytes from byte `start` (`MEMERASE64`); both must be
+    /// multiples of the erase size. Erased flash reads as `0xff`.
+    #[doc(alias = "MEMERASE64")]
+    pub fn erase(&self, start: u64, length: u64) -> Result<(), DeviceError> {
+        sys::mem_erase64(self.file.as_fd(), start, length).map_err(self.ioctl_error("MEMERASE64"))
+    }
+
+    /// Unlocks `length` bytes from `start` (`MEMUNLOCK`), for NOR chips that
+    /// lock themselves at power-up. Devices without locking answer
+    /// `EOPNOTSUPP`, which is returned as an error for the caller to ignore.
+    #[doc(alias = "MEMUNLOCK")]
+    pub fn unlock(&self, start: u32, length: u32) -> Result<(), DeviceError> {
+        sys::mem_unlock(self.file.as_fd(), start, length).map_err(self.ioctl_error("MEMUNLOCK"))
+    }
+
+    /// Whether the erase block containing byte `offset` is marked bad
+    /// (`MEMGETBADBLOCK`). Devices without bad blocks (NOR, RAM) have none:
+    /// their `EOPNOTSUPP` is answered with `false`.
+    #[doc(alias = "MEMGETBADBLOCK")]
+    pub fn is_bad_block(&self, offset: u64) -> Result<bool, DeviceError> {
+        let offset = i64::try_from(offset).map_err(|_| DeviceError::Ioctl {
+            path: self.path.clone(),
+            request: "MEMGETBADBLOCK",
+            source: Errno::EINVAL,
+        })?;
+        match sys::mem_get_bad_block(self.file.as_fd(), offset) {
+            Err(Errno::EOPNOTSUPP) => Ok(false),
+            other => other.map_err(self.ioctl_error("MEMGETBADBLOCK")),
+        }
+    }
+
+    /// Marks the erase block containing byte `offset` bad (`MEMSETBADBLOCK`).
+    #[doc(alias = "MEMSETBADBLOCK")]
+    pub fn mark_bad_block(&self, offset: u64) -> Result<(), DeviceError> {
+        let offset = i64::try_from(offset).map_err(|_| DeviceError::Ioctl {
+            path: self.path.clone(),
+            request: "MEMSETBADBLOCK",
+            source: Errno::EINVAL,
+        })?;
+        sys::mem_set_bad_block(self.file.as_fd(), offset)
+            .map_err(self.ioctl_error("MEMSETBADBLOCK"))
+    }
+
+    /// The device's ECC and bad-block counters (`ECCGETSTATS`).
+    #[doc(alias = "ECCGETSTATS")]
+    pub fn ecc_stats(&self) -> Result<EccStats, DeviceError> {
+        let raw = sys::ecc_get_stats(self.file.as_fd()).map_err(self.ioctl_error("ECCGETSTATS"))?;
+        Ok(EccStats {
+            corrected: raw.corrected,
+            failed: raw.failed,
+            bad_blocks: raw.badblocks,
+            bbt_blocks: raw.bbtblocks,
+        })
+    }
+
+    /// Reads `buf.len()` bytes at byte `offset` (`pread`).
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(&self.file, buf, offset)
+    }
+
+    /// Writes `data` at byte `offset` (`pwrite`). NAND needs `offset` and the
+    /// length to be multiples of the page size ([`DeviceInfo::write_size`]);
+    /// the [`crate::Flash`] implementation checks that before calling this.
+    pub fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        std::os::unix::fs::FileExt::write_all_at(&self.file, data, offset)
+    }
+}
+
 impl AsFd for Mtd {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.file.as_fd()

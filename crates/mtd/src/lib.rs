@@ -13,7 +13,19 @@
 //!   (`/dev/mtd3`, `mtd3`, `3`, `mtd:firmware`) and resolve the name
 //!   ([`DeviceSpec`]).
 //! - [`device`]: open `/dev/mtdN`, checked to be the MTD device meant, and
-//!   query it with the `MEMGETINFO` ioctl ([`Mtd`], [`DeviceInfo`]).
+//!   query and change it with the MTD ioctls (`MEMGETINFO`, `MEMERASE64`,
+//!   `MEMGETBADBLOCK`, `MEMSETBADBLOCK`, `MEMUNLOCK`, `ECCGETSTATS`) and
+//!   `pread`/`pwrite` ([`Mtd`], [`DeviceInfo`], [`EccStats`]).
+//! - [`flash`]: the [`Flash`] trait writers are generic over, implemented
+//!   by [`MtdFlash`] (a kernel device) and [`sim::SimFlash`].
+//! - [`sim`]: a simulated NOR or NAND flash with true semantics and fault
+//!   injection (power cuts after any number of bytes, failing erases and
+//!   writes, bit flips), for tests.
+//! - [`writer`]: write an image like `flashcp`, power-cut safe: checks
+//!   before the first erase, only differing blocks, header block last, bad
+//!   blocks skipped, every block verified; [`writer::plan`] is the dry run.
+//! - [`phram`]: describe a RAM region as an MTD device and add it at run
+//!   time.
 //!
 //! All `unsafe` code (the ioctls) lives in one private module, `sys`,
 //! whose request numbers come from nix's `ioctl_*!` macros and are tested
@@ -53,6 +65,26 @@
 //! # }
 //! ```
 //!
+//! # Example: update a partition, power-cut safe
+//!
+//! ```no_run
+//! use mtd::writer::{self, Options};
+//! use mtd::{MtdFlash, OpenMode};
+//!
+//! # fn main() -> Result<(), mtd::Error> {
+//! let image = std::fs::read("/tmp/firmware.bin").expect("readable");
+//! let mut flash = MtdFlash::open(&"mtd:firmware".parse()?, OpenMode::ReadWrite)?;
+//! let options = Options { only_changed: true, expected_magic: Some(b"HDR0"), ..Options::default() };
+//! let plan = writer::plan(&mut flash, &image, &options)?; // nothing changed yet
+//! println!("{plan}"); // erase 3, write 3, unchanged 122, bad blocks skipped 0
+//! let report = writer::execute(&mut flash, &image, &options, &plan, &mut |p| {
+//!     log::info!("{:?} block {} ({}/{})", p.stage, p.block, p.done, p.total)
+//! })?;
+//! assert_eq!(report.erased, plan.erases());
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Errors
 //!
 //! Each module has its own error type naming what to act on (the file,
@@ -63,20 +95,26 @@
 #![deny(unsafe_code)]
 
 pub mod device;
+pub mod flash;
+pub mod phram;
 pub mod proc;
+pub mod sim;
 pub mod spec;
 mod sys;
 pub mod sysfs;
 mod types;
+pub mod writer;
 
 #[cfg(test)]
 mod testutil;
 
-pub use device::{DeviceError, DeviceInfo, Mtd, OpenMode};
+pub use device::{DeviceError, DeviceInfo, EccStats, Mtd, OpenMode};
+pub use flash::{Flash, FlashError, FlashKind, Geometry, MtdFlash};
 pub use proc::{ProcError, ProcMtdEntry};
 pub use spec::{DeviceSpec, SpecError};
 pub use sysfs::{MtdInfo, SysfsError};
 pub use types::{MtdFlags, MtdType};
+pub use writer::WriteError;
 
 /// Any error of this crate.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +132,15 @@ pub enum Error {
     /// Opening or querying a device failed.
     #[error(transparent)]
     Device(#[from] DeviceError),
+    /// A flash operation failed.
+    #[error(transparent)]
+    Flash(#[from] FlashError),
+    /// Writing an image failed or was refused.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// A phram region was invalid or could not be added.
+    #[error(transparent)]
+    Phram(#[from] phram::PhramError),
 }
 
 #[cfg(test)]

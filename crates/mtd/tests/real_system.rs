@@ -6,7 +6,7 @@
 
 use std::io;
 
-use mtd::{proc, sysfs, DeviceError, DeviceSpec, Mtd, OpenMode};
+use mtd::{proc, sysfs, DeviceError, DeviceSpec, Flash, FlashKind, Mtd, MtdFlash, OpenMode};
 
 /// `/sys/class/mtd` and `/proc/mtd` must list the same devices with the same
 /// names, sizes and erase sizes.
@@ -120,5 +120,64 @@ fn opens_by_name_and_through_ro_nodes() {
             }
             other => panic!("{} opened for writing: {other:?}", ro.display()),
         }
+    }
+}
+
+/// The read-only device operations answer on every device, and agree with
+/// sysfs: `MtdFlash` geometry, `MEMGETBADBLOCK` on every block, and the bad
+/// block count of `ECCGETSTATS` and sysfs `bad_blocks`. On a kernel, a wrong
+/// request number shows up as `ENOTTY` here (big-endian MIPS in the VM).
+#[test]
+fn bad_blocks_and_ecc_stats_agree_with_sysfs() {
+    let devices = sysfs::list().expect("the real /sys/class/mtd is readable");
+    for dev in &devices {
+        let mtd = match Mtd::open(&DeviceSpec::Index(dev.index), OpenMode::ReadOnly) {
+            Ok(mtd) => mtd,
+            Err(DeviceError::Open { source, .. })
+                if matches!(
+                    source.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
+                ) =>
+            {
+                eprintln!("skipping mtd{}: {source}", dev.index);
+                continue;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        let at = format!("mtd{} ({:?})", dev.index, dev.name);
+        let mut flash = MtdFlash::new(mtd).unwrap_or_else(|e| panic!("{at}: {e}"));
+        let g = flash.geometry();
+        assert_eq!(g.size, dev.size, "{at}");
+        assert_eq!(g.erase_size, dev.erase_size, "{at}");
+        assert_eq!(g.write_size, dev.write_size.max(1), "{at}");
+        assert_eq!(g.kind == FlashKind::Nand, dev.mtd_type.is_nand(), "{at}");
+        assert_eq!(g.writable, dev.writable(), "{at}");
+        let mut bad = 0u32;
+        for block in 0..g.blocks() {
+            bad += u32::from(flash.is_bad(block).unwrap_or_else(|e| panic!("{at}: {e}")));
+        }
+        let stats = flash
+            .device()
+            .ecc_stats()
+            .unwrap_or_else(|e| panic!("{at}: {e}"));
+        if g.kind == FlashKind::Nand {
+            assert_eq!(stats.bad_blocks, bad, "{at}: ECCGETSTATS vs MEMGETBADBLOCK");
+        }
+        let sysfs_bad =
+            std::fs::read_to_string(format!("/sys/class/mtd/mtd{}/bad_blocks", dev.index));
+        if let Ok(text) = sysfs_bad {
+            assert_eq!(text.trim(), bad.to_string(), "{at}: sysfs bad_blocks");
+        }
+        // Reading the first block works and, read-only, erasing is refused
+        // before the kernel is asked.
+        let mut first = vec![0u8; g.erase_size as usize];
+        flash
+            .read(0, &mut first)
+            .unwrap_or_else(|e| panic!("{at}: {e}"));
+        assert!(
+            matches!(flash.erase_block(0), Err(mtd::FlashError::ReadOnly)),
+            "{at}"
+        );
+        eprintln!("{at}: {} blocks, {bad} bad, {stats:?}", g.blocks());
     }
 }

@@ -1,0 +1,508 @@
+//! UBI with our applets on real kernels: an image built by our `ubinize`
+//! (with a UBIFS volume from mtd-utils' `mkfs.ubifs`) written raw to a
+//! nandsim NAND with a bad block, attached and mounted; then volume
+//! create/update/rename/remove through our ioctls, on x86_64 (Debian's
+//! modules) and on the big-endian MIPS kernel (built in), whose ioctl
+//! numbers are encoded differently.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use limina_board_tests::{guest_limina, Machine, Vm, VmConfig};
+
+use crate::common::{Check, CheckSome};
+
+const APPLETS: &[&str] = &[
+    "ubiattach",
+    "ubidetach",
+    "ubimkvol",
+    "ubirmvol",
+    "ubirsvol",
+    "ubirename",
+    "ubiupdatevol",
+    "ubinfo",
+    "ubinize",
+];
+
+/// Deterministic pseudo-random bytes.
+fn data(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect()
+}
+
+/// SHA-256 of a host file, as `sha256sum` prints it.
+fn sha256(path: &Path) -> String {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .check("sha256sum on the host");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .check_some("sha256sum output")
+        .to_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("limina-ubi-vm-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).check("scratch dir");
+    dir
+}
+
+/// Volume management through our ioctls, on an attached `ubi0`: create two
+/// volumes, fill them with `ubiupdatevol`, check the kernel reads back what
+/// was written, swap their names atomically, remove one.
+fn volume_ioctls(vm: &mut Vm, big: &Path, small: &Path) {
+    let (big_sum, small_sum) = (sha256(big), sha256(small));
+    let big_len = std::fs::metadata(big).check("big").len();
+    let small_len = std::fs::metadata(small).check("small").len();
+    vm.run_ok("ubimkvol /dev/ubi0 -N vol_a -s 1MiB -n 10")
+        .check("ubimkvol a");
+    vm.run_ok("ubimkvol /dev/ubi0 -N vol_b -S 4 -n 11 -t static")
+        .check("ubimkvol b");
+    vm.run_ok("ubiupdatevol /dev/ubi0_10 /opt/ubi/big.bin")
+        .check("ubiupdatevol a");
+    vm.run_ok("cat /opt/ubi/small.bin | ubiupdatevol /dev/ubi0_11 -s 5000 -")
+        .check("ubiupdatevol b from stdin");
+    let sum_a = vm
+        .run_ok(&format!("head -c {big_len} /dev/ubi0_10 | sha256sum"))
+        .check("read a");
+    assert!(sum_a.starts_with(&big_sum), "{sum_a} vs {big_sum}");
+    // A static volume reads back exactly the bytes written.
+    let sum_b = vm.run_ok("sha256sum < /dev/ubi0_11").check("read b");
+    assert!(sum_b.starts_with(&small_sum), "{sum_b} vs {small_sum}");
+    assert_eq!(
+        vm.run_ok("cat /sys/class/ubi/ubi0/ubi0_11/data_bytes")
+            .check("data_bytes"),
+        small_len.to_string()
+    );
+
+    // Resize: 1 MiB is 9 LEBs of 126976 or 129024 bytes; 20 LEBs after.
+    vm.run_ok("ubirsvol /dev/ubi0 -N vol_a -S 20")
+        .check("ubirsvol");
+    assert_eq!(
+        vm.run_ok("cat /sys/class/ubi/ubi0/ubi0_10/reserved_ebs")
+            .check("reserved_ebs"),
+        "20"
+    );
+    let sum_a = vm
+        .run_ok(&format!("head -c {big_len} /dev/ubi0_10 | sha256sum"))
+        .check("read a after resize");
+    assert!(sum_a.starts_with(&big_sum), "{sum_a} vs {big_sum}");
+
+    // The A/B swap: one UBI_IOCRNVOL.
+    vm.run_ok("ubirename /dev/ubi0 vol_a vol_b vol_b vol_a")
+        .check("ubirename");
+    assert_eq!(
+        vm.run_ok("cat /sys/class/ubi/ubi0/ubi0_10/name")
+            .check("name 10"),
+        "vol_b"
+    );
+    assert_eq!(
+        vm.run_ok("cat /sys/class/ubi/ubi0/ubi0_11/name")
+            .check("name 11"),
+        "vol_a"
+    );
+    let info = vm.run_ok("ubinfo -d 0 -N vol_b").check("ubinfo -N");
+    assert!(info.contains("Volume ID:   10"), "{info}");
+
+    // Remove one by name, the other by ID.
+    vm.run_ok("ubirmvol /dev/ubi0 -N vol_a")
+        .check("ubirmvol -N");
+    vm.run_ok("ubirmvol /dev/ubi0 -n 10").check("ubirmvol -n");
+    let (status, _) = vm
+        .run("test -e /sys/class/ubi/ubi0/ubi0_10 || test -e /sys/class/ubi/ubi0/ubi0_11")
+        .check("gone");
+    assert_ne!(status, 0, "removed volumes are still in sysfs");
+    // Errors are one line on stderr and exit 255, like mtd-utils.
+    let (status, out) = vm
+        .run("ubirmvol /dev/ubi0 -N no-such-volume 2>&1")
+        .check("bad rmvol");
+    assert_eq!(status, 255, "{out}");
+    assert!(out.starts_with("ubirmvol: ubi: no volume named"), "{out}");
+}
+
+#[test]
+#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
+fn ubinize_image_with_ubifs_attaches_and_mounts_and_volume_ioctls_work_on_x86_64() {
+    let dir = scratch("x86_64");
+    // A UBIFS image of a small tree, made by mtd-utils' mkfs.ubifs for a
+    // 2 KiB-page, 128 KiB-block NAND with 512-byte sub-pages (VID header at
+    // 512, data at 2048: LEB 129024 bytes). -F: free-space
+    // fixup, as images written raw (not by ubiformat) need.
+    let root = dir.join("root");
+    std::fs::create_dir_all(root.join("sub")).check("root");
+    std::fs::write(root.join("hello.txt"), "hello from limina\n").check("hello");
+    std::fs::write(root.join("sub/data.bin"), data(1, 200_000)).check("data");
+    let status = Command::new("mkfs.ubifs")
+        .args(["-m", "2048", "-e", "129024", "-c", "200", "-F", "-r"])
+        .arg(&root)
+        .arg("-o")
+        .arg(dir.join("rootfs.ubifs"))
+        .status()
+        .check("mkfs.ubifs (mtd-utils) on the host");
+    assert!(status.success(), "mkfs.ubifs failed");
+    std::fs::write(dir.join("big.bin"), data(2, 300_001)).check("big");
+    std::fs::write(dir.join("small.bin"), data(3, 5_000)).check("small");
+    let ini = "[rootfs]\nmode=ubi\nimage=/opt/ubi/rootfs.ubifs\nvol_id=0\nvol_size=24MiB\n\
+               vol_name=rootfs\n\
+               [kernel]\nmode=ubi\nimage=/opt/ubi/big.bin\nvol_id=1\nvol_type=static\n\
+               vol_name=kernel\n";
+
+    let limina = guest_limina(Machine::X86_64).check("limina for x86_64");
+    let mut cfg = VmConfig::new(Machine::X86_64, "ubi").check("config");
+    cfg.initramfs
+        // 128 MiB NAND, 2 KiB pages, 128 KiB blocks; block 3 is bad.
+        .module(
+            "nandsim",
+            "first_id_byte=0x20 second_id_byte=0xf1 third_id_byte=0x00 fourth_id_byte=0x15 \
+             badblocks=3",
+        )
+        .module("ubi", "")
+        .module("zstd", "")
+        .module("ubifs", "");
+    cfg.initramfs
+        .host_program("/usr/sbin/nandwrite", "/usr/sbin/nandwrite")
+        .check("nandwrite (mtd-utils) from the host");
+    for name in ["rootfs.ubifs", "big.bin", "small.bin"] {
+        cfg.initramfs
+            .file(&format!("/opt/ubi/{name}"), dir.join(name), 0o644);
+    }
+    cfg.initramfs
+        .bytes("/opt/ubi/ubinize.ini", ini, 0o644)
+        .limina(&limina, APPLETS);
+    let mut vm = Vm::boot(cfg).check("boot");
+
+    // Our ubinize in the guest (nandsim's NAND has 512-byte sub-pages, so
+    // the VID header goes at 512); our ubinfo reads the image back.
+    vm.run_ok("ubinize -o /tmp/img.ubi -p 128KiB -m 2048 -s 512 -Q 42 /opt/ubi/ubinize.ini")
+        .check("ubinize");
+    let info = vm.run_ok("ubinfo /tmp/img.ubi").check("ubinfo image");
+    assert!(info.contains("volume 0 \"rootfs\": dynamic"), "{info}");
+    assert!(
+        info.contains("volume 1 \"kernel\": static, 3 of 3 LEBs in the image"),
+        "{info}"
+    );
+    assert!(info.contains("Damaged eraseblocks:   0"), "{info}");
+
+    // Raw to the NAND (nandwrite skips the bad block), attached by our
+    // ubiattach.
+    vm.run_ok("nandwrite -q -p /dev/mtd0 /tmp/img.ubi")
+        .check("nandwrite");
+    vm.run_ok("ubiattach -m 0").check("ubiattach");
+    assert_eq!(
+        vm.run_ok("cat /sys/class/ubi/ubi0/bad_peb_count")
+            .check("bad blocks"),
+        "1"
+    );
+    let info = vm.run_ok("ubinfo -d 0 -a").check("ubinfo device");
+    assert!(info.contains("Name:        rootfs"), "{info}");
+    assert!(info.contains("Name:        kernel"), "{info}");
+    assert!(
+        info.contains("Count of bad physical eraseblocks:       1"),
+        "{info}"
+    );
+
+    // The UBIFS volume mounts with its files intact.
+    vm.run_ok("mount -t ubifs ubi0:rootfs /mnt").check("mount");
+    assert_eq!(
+        vm.run_ok("cat /mnt/hello.txt").check("hello"),
+        "hello from limina"
+    );
+    let sum = vm.run_ok("sha256sum < /mnt/sub/data.bin").check("data");
+    assert!(
+        sum.starts_with(&sha256(&root.join("sub/data.bin"))),
+        "{sum}"
+    );
+    vm.run_ok("umount /mnt").check("umount");
+    // The static volume reads back exactly.
+    let sum = vm.run_ok("sha256sum < /dev/ubi0_1").check("kernel vol");
+    assert!(sum.starts_with(&sha256(&dir.join("big.bin"))), "{sum}");
+
+    volume_ioctls(&mut vm, &dir.join("big.bin"), &dir.join("small.bin"));
+
+    vm.run_ok("ubidetach -m 0").check("ubidetach");
+    let (status, _) = vm.run("test -e /dev/ubi0").check("ubi0 gone");
+    assert_ne!(status, 0, "/dev/ubi0 still exists after ubidetach");
+    vm.poweroff().check("poweroff");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
+fn volume_ioctls_and_ubiformat_on_big_endian_mips() {
+    let dir = scratch("mips");
+    std::fs::write(dir.join("big.bin"), data(4, 300_001)).check("big");
+    std::fs::write(dir.join("small.bin"), data(5, 5_000)).check("small");
+    let limina = guest_limina(Machine::Mips).check("limina for mips");
+    let mut cfg = VmConfig::new(Machine::Mips, "ubi-mips").check("config");
+    cfg.append.extend(
+        [
+            "nandsim.first_id_byte=0x20",
+            "nandsim.second_id_byte=0xf1",
+            "nandsim.third_id_byte=0x00",
+            "nandsim.fourth_id_byte=0x15",
+        ]
+        .map(String::from),
+    );
+    for name in ["big.bin", "small.bin"] {
+        cfg.initramfs
+            .file(&format!("/opt/ubi/{name}"), dir.join(name), 0o644);
+    }
+    let mut applets = APPLETS.to_vec();
+    applets.push("ubiformat");
+    cfg.initramfs.limina(&limina, &applets);
+    let mut vm = Vm::boot(cfg).check("boot");
+    assert_eq!(vm.run_ok("uname -m").check("uname"), "mips");
+
+    // mtd1 is the NAND (mtd0 is mtdram); the kernel formats it on attach.
+    vm.run_ok("ubiattach -p /dev/mtd1 -d 0").check("ubiattach");
+    assert_eq!(
+        vm.run_ok("cat /sys/class/ubi/ubi0/mtd_num")
+            .check("mtd_num"),
+        "1"
+    );
+    volume_ioctls(&mut vm, &dir.join("big.bin"), &dir.join("small.bin"));
+    vm.run_ok("ubidetach -p /dev/mtd1").check("ubidetach");
+
+    // ubiformat over the kernel's UBI (mtd-rs's MTD ioctls, big-endian):
+    // every counter goes up by one; the kernel then reports the same
+    // maximum as our inspector.
+    let before = vm.run_ok("ubinfo /dev/mtd1").check("inspect before");
+    vm.run_ok("ubiformat /dev/mtd1 -O 2048").check("ubiformat");
+    let after = vm.run_ok("ubinfo /dev/mtd1").check("inspect after");
+    let ecs = |info: &str| -> (u64, u64) {
+        let line = info
+            .lines()
+            .find(|l| l.starts_with("Erase counters:"))
+            .check_some("erase counter line");
+        let nums: Vec<u64> = line
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        (nums[0], nums[2])
+    };
+    let ((min0, max0), (min1, max1)) = (ecs(&before), ecs(&after));
+    assert_eq!((min1, max1), (min0 + 1, max0 + 1), "{before}\n{after}");
+    vm.run_ok("ubiattach -m 1 -O 2048")
+        .check("attach formatted");
+    assert_eq!(
+        vm.run_ok("cat /sys/class/ubi/ubi0/max_ec").check("max_ec"),
+        max1.to_string()
+    );
+    vm.run_ok("ubidetach -m 1").check("detach formatted");
+    vm.poweroff().check("poweroff");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
+fn ubiformat_keeps_erase_counters_skips_bad_blocks_and_writes_an_image_on_x86_64() {
+    let dir = scratch("ubiformat");
+    // The flash layer writes whole pages, so the VID header gets its own
+    // page (-O 2048): data at 4096, LEB 126976 bytes.
+    let root = dir.join("root");
+    std::fs::create_dir_all(&root).check("root");
+    std::fs::write(root.join("file.bin"), data(6, 100_000)).check("file");
+    let status = Command::new("mkfs.ubifs")
+        .args(["-m", "2048", "-e", "126976", "-c", "100", "-F", "-r"])
+        .arg(&root)
+        .arg("-o")
+        .arg(dir.join("rootfs.ubifs"))
+        .status()
+        .check("mkfs.ubifs (mtd-utils) on the host");
+    assert!(status.success(), "mkfs.ubifs failed");
+    // No autoresize: the kernel would rewrite the volume table on attach,
+    // erasing a block (counter 3) before we read max_ec.
+    let ini = "[rootfs]\nmode=ubi\nimage=/opt/ubi/rootfs.ubifs\nvol_id=0\nvol_size=12MiB\n\
+               vol_name=rootfs\n";
+
+    let limina = guest_limina(Machine::X86_64).check("limina for x86_64");
+    let mut cfg = VmConfig::new(Machine::X86_64, "ubiformat").check("config");
+    cfg.initramfs
+        // 128 MiB NAND, 2 KiB pages, 128 KiB blocks; blocks 3 and 7 bad.
+        .module(
+            "nandsim",
+            "first_id_byte=0x20 second_id_byte=0xf1 third_id_byte=0x00 fourth_id_byte=0x15 \
+             badblocks=3,7",
+        )
+        .module("ubi", "")
+        .module("zstd", "")
+        .module("ubifs", "");
+    for tool in ["flash_erase", "nandwrite"] {
+        cfg.initramfs
+            .host_program(&format!("/usr/sbin/{tool}"), format!("/usr/sbin/{tool}"))
+            .check("mtd-utils from the host");
+    }
+    cfg.initramfs
+        .file("/opt/ubi/rootfs.ubifs", dir.join("rootfs.ubifs"), 0o644)
+        .bytes("/opt/ubi/ubinize.ini", ini, 0o644);
+    let mut applets = APPLETS.to_vec();
+    applets.push("ubiformat");
+    cfg.initramfs.limina(&limina, &applets);
+    let mut vm = Vm::boot(cfg).check("boot");
+
+    // Two formats of the empty NAND: counters 0, then 1; bad blocks skipped.
+    vm.run_ok("ubiformat /dev/mtd0 -O 2048 -Q 5")
+        .check("format 1");
+    let info = vm.run_ok("ubinfo /dev/mtd0").check("inspect 1");
+    assert!(info.contains("Bad eraseblocks:       2"), "{info}");
+    assert!(
+        info.contains("Erase counters:        min 0, mean 0, max 0"),
+        "{info}"
+    );
+    vm.run_ok("ubiformat /dev/mtd0 -O 2048 -Q 5")
+        .check("format 2");
+    let info = vm.run_ok("ubinfo /dev/mtd0").check("inspect 2");
+    assert!(
+        info.contains("Erase counters:        min 1, mean 1, max 1"),
+        "{info}"
+    );
+    // The kernel agrees, and finds the empty volume table.
+    vm.run_ok("ubiattach -m 0 -O 2048").check("attach empty");
+    assert_eq!(
+        vm.run_ok("cat /sys/class/ubi/ubi0/max_ec").check("max_ec"),
+        "1"
+    );
+    assert_eq!(
+        vm.run_ok("cat /sys/class/ubi/ubi0/bad_peb_count")
+            .check("bad_peb_count"),
+        "2"
+    );
+    assert_eq!(
+        vm.run_ok("cat /sys/class/ubi/ubi0/volumes_count")
+            .check("volumes"),
+        "0"
+    );
+    vm.run_ok("ubidetach -m 0").check("detach");
+
+    // An image built by our ubinize, written by our ubiformat: counters 2.
+    vm.run_ok("ubinize -o /tmp/img.ubi -p 128KiB -m 2048 -O 2048 -Q 42 /opt/ubi/ubinize.ini")
+        .check("ubinize");
+    vm.run_ok("ubiformat /dev/mtd0 -f /tmp/img.ubi")
+        .check("format with image");
+    let info = vm.run_ok("ubinfo /dev/mtd0").check("inspect 3");
+    assert!(
+        info.contains("Erase counters:        min 2, mean 2, max 2"),
+        "{info}"
+    );
+    assert!(info.contains("Image sequence number: 42"), "{info}");
+    assert!(info.contains("volume 0 \"rootfs\": dynamic"), "{info}");
+    vm.run_ok("ubiattach -m 0 -O 2048").check("attach image");
+    assert_eq!(
+        vm.run_ok("cat /sys/class/ubi/ubi0/max_ec").check("max_ec"),
+        "2"
+    );
+    vm.run_ok("mount -t ubifs ubi0:rootfs /mnt").check("mount");
+    let sum = vm.run_ok("sha256sum < /mnt/file.bin").check("file");
+    assert!(sum.starts_with(&sha256(&root.join("file.bin"))), "{sum}");
+    vm.run_ok("umount /mnt && ubidetach -m 0").check("detach");
+
+    // Foreign data: refused without -y, like mtd-utils' question.
+    vm.run_ok(
+        "dd if=/dev/zero of=/tmp/z bs=2048 count=1 2>/dev/null \
+         && /usr/sbin/flash_erase -q /dev/mtd0 0 1 && nandwrite -q /dev/mtd0 /tmp/z",
+    )
+    .check("alien data");
+    let (status, out) = vm.run("ubiformat /dev/mtd0 -O 2048 2>&1").check("alien");
+    assert_eq!(status, 255, "{out}");
+    assert!(out.contains("non-UBI data; use -y"), "{out}");
+    vm.run_ok("ubiformat /dev/mtd0 -O 2048 -y")
+        .check("format -y");
+    vm.poweroff().check("poweroff");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `cmd` in the guest; its wall time in ms (from /proc/uptime).
+fn timed_ms(vm: &mut Vm, cmd: &str) -> u64 {
+    let script = format!(
+        "t0=$(cut -d' ' -f1 /proc/uptime | tr -d .); {cmd} >/tmp/bench.out 2>&1 || \
+         {{ cat /tmp/bench.out; exit 1; }}; t1=$(cut -d' ' -f1 /proc/uptime | tr -d .); \
+         echo $(( (t1 - t0) * 10 ))"
+    );
+    let out = vm.run_ok(&script).check(cmd);
+    out.trim().parse().check("milliseconds")
+}
+
+/// Our ubiformat against mtd-utils' on a 128 MiB nandsim: formatting a
+/// UBI flash, and writing a 32 MiB image. Prints a table; `scripts/bench-ubi`
+/// runs it.
+#[test]
+#[ignore = "a benchmark, not a test: run scripts/bench-ubi"]
+fn bench_ubiformat_vs_mtd_utils() {
+    let limina = guest_limina(Machine::X86_64).check("limina for x86_64");
+    let mut cfg = VmConfig::new(Machine::X86_64, "ubi-bench").check("config");
+    cfg.memory_mib = cfg.memory_mib.max(512);
+    cfg.initramfs
+        .module(
+            "nandsim",
+            "first_id_byte=0x20 second_id_byte=0xf1 third_id_byte=0x00 fourth_id_byte=0x15",
+        )
+        .limina(&limina, &["ubinize", "ubiformat", "ubinfo"])
+        .host_program("/usr/sbin/mtd-utils-ubiformat", "/usr/sbin/ubiformat")
+        .check("mtd-utils ubiformat")
+        .bytes(
+            "/opt/ubi/img.ini",
+            "[data]\nmode=ubi\nimage=/tmp/data.bin\nvol_id=0\nvol_name=data\n",
+            0o644,
+        );
+    let mut vm = Vm::boot(cfg).check("boot");
+    vm.run_ok(
+        "head -c 33554432 /dev/urandom > /tmp/data.bin && \
+         ubinize -o /tmp/img.ubi -p 128KiB -m 2048 -O 2048 -Q 1 /opt/ubi/img.ini",
+    )
+    .check("image");
+    vm.run_ok("ubiformat /dev/mtd0 -O 2048 -Q 1")
+        .check("first format");
+    // The same VID header offset for both tools: mtd-utils would give the
+    // blocks after the image its own default (512), which its next scan
+    // then counts as corrupted.
+    let cases = [
+        ("format (no image)", "-O 2048 -Q 1"),
+        ("write 32 MiB image", "-O 2048 -f /tmp/img.ubi"),
+    ];
+    let tools = [
+        ("limina ubiformat", "ubiformat /dev/mtd0 -y"),
+        ("mtd-utils ubiformat", "mtd-utils-ubiformat /dev/mtd0 -y -q"),
+    ];
+    let mut rows = Vec::new();
+    for (case, flags) in cases {
+        let mut row = vec![case.to_owned()];
+        for (_, tool) in tools {
+            let mut ms: Vec<u64> = (0..3)
+                .map(|_| timed_ms(&mut vm, &format!("{tool} {flags}")))
+                .collect();
+            ms.sort_unstable();
+            row.push(format!("{} ms", ms[1]));
+        }
+        rows.push(row);
+    }
+    let info = vm.run_ok("ubinfo /dev/mtd0").check("inspect");
+    println!(
+        "\nubiformat on nandsim (128 MiB, 2 KiB pages, 128 KiB blocks), x86_64 guest \
+         under QEMU TCG, median of 3:\n"
+    );
+    println!(
+        "| {:<20} | {:<18} | {:<20} |",
+        "case", tools[0].0, tools[1].0
+    );
+    println!("|{}|{}|{}|", "-".repeat(22), "-".repeat(20), "-".repeat(22));
+    for r in rows {
+        println!("| {:<20} | {:<18} | {:<20} |", r[0], r[1], r[2]);
+    }
+    println!(
+        "\nafter 1 + 12 formats: {}",
+        info.lines()
+            .find(|l| l.starts_with("Erase counters"))
+            .unwrap_or("?")
+    );
+    vm.poweroff().check("poweroff");
+}

@@ -1,0 +1,21 @@
+# The packages live in the repository's top-level package/ directory (see
+# Config.in), beside the Rust workspace the limina package builds.
+include $(sort $(wildcard $(BR2_EXTERNAL_LIMINA_PATH)/../package/*/*.mk))
+
+# Kconfig drops fragment options it cannot satisfy without a word: fail
+# right after the kernel is configured when one of the board's fragment
+# options is not in the final .config, and say why.
+define LIMINA_EXTERNAL_CHECK_KCONFIG
+	$(BR2_EXTERNAL_LIMINA_PATH)/../boards/common/check-kconfig \
+		$(LINUX_DIR) $(LINUX_KCONFIG_FRAGMENT_FILES)
+endef
+LINUX_POST_CONFIGURE_HOOKS += LIMINA_EXTERNAL_CHECK_KCONFIG
+
+# OpenWrt's ath79 patches and files go into the kernel before Buildroot's
+# own patches (package/openwrt-ath79). linux.mk is evaluated before the
+# BR2_EXTERNAL packages, so adding to LINUX_DEPENDENCIES here would come too
+# late for its rules: order the kernel's patch step after our extraction.
+ifeq ($(BR2_PACKAGE_OPENWRT_ATH79),y)
+LINUX_PRE_PATCH_HOOKS += OPENWRT_ATH79_LINUX_PREPARE
+$(LINUX_TARGET_PATCH): | openwrt-ath79-extract
+endif

@@ -1,0 +1,135 @@
+//! `flash_erase`: erase blocks of an MTD device.
+//!
+//! ```text
+//! flash_erase [-q] [-N|--noskipbad] [-u|--unlock] DEVICE START COUNT
+//! ```
+//!
+//! As mtd-utils' `flash_erase`: START is a byte offset (decimal, `0x` hex
+//! or `0` octal) on an erase block boundary, COUNT a number of erase
+//! blocks, 0 meaning to the end of the device. Bad blocks are skipped
+//! (and counted in COUNT) unless `-N`. `-u` unlocks the range first. Quiet
+//! on success; `-q`/`--quiet`/`--silent` are accepted.
+//!
+//! Exit codes: 0 erased, 1 any error (one line on stderr).
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use mtd::{Flash, OpenMode};
+
+use super::mtd_args;
+
+const USAGE: &str = "usage: flash_erase [-q] [-N|--noskipbad] [-u|--unlock] DEVICE START COUNT";
+
+/// The applet's entry point.
+pub fn main(args: Vec<OsString>) -> ExitCode {
+    match mtd_args::utf8(args).and_then(|a| run(&a)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("flash_erase: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let (mut no_skip_bad, mut unlock) = (false, false);
+    let mut positional = Vec::new();
+    for arg in args.iter().skip(1) {
+        match arg.as_str() {
+            "-q" | "--quiet" | "--silent" => {}
+            "-N" | "--noskipbad" => no_skip_bad = true,
+            "-u" | "--unlock" => unlock = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            "-j" | "--jffs2" => return Err("-j (JFFS2 clean markers) is not supported".into()),
+            s if s.starts_with('-') && s.len() > 1 => {
+                return Err(format!("unknown option {s}\n{USAGE}"))
+            }
+            _ => positional.push(arg.as_str()),
+        }
+    }
+    let [device, start, count] = positional[..] else {
+        return Err(format!("expected DEVICE START COUNT\n{USAGE}"));
+    };
+    let start = mtd_args::number(start).ok_or_else(|| format!("bad start offset {start:?}"))?;
+    let count = mtd_args::number(count).ok_or_else(|| format!("bad block count {count:?}"))?;
+    let mut flash = mtd_args::open(device, OpenMode::ReadWrite).map_err(|e| e.to_string())?;
+    let g = flash.geometry();
+    if !g.writable {
+        return Err(format!("{device}: the device is read-only"));
+    }
+    let es = u64::from(g.erase_size);
+    if !start.is_multiple_of(es) {
+        return Err(format!(
+            "{device}: start {start:#x} is not on an erase block boundary ({es:#x} bytes)"
+        ));
+    }
+    let first = start / es;
+    let end = if count == 0 {
+        g.blocks()
+    } else {
+        first.saturating_add(count)
+    };
+    if first >= g.blocks() || end > g.blocks() {
+        return Err(format!(
+            "{device}: blocks {first}..{end} are outside the device ({} blocks)",
+            g.blocks()
+        ));
+    }
+    if unlock {
+        let len = u32::try_from((end - first) * es).map_err(|_| "unlock range over 4 GiB")?;
+        let at = u32::try_from(start).map_err(|_| "unlock offset over 4 GiB")?;
+        if let Err(e) = flash.device().unlock(at, len) {
+            log_unlock(&e);
+        }
+    }
+    for block in first..end {
+        if !no_skip_bad && flash.is_bad(block).map_err(|e| e.to_string())? {
+            println!("Skipping bad block at {:08x}", g.block_offset(block));
+            continue;
+        }
+        flash
+            .erase_block(block)
+            .map_err(|e| format!("{device}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn log_unlock(e: &mtd::DeviceError) {
+    // Devices without locking refuse MEMUNLOCK; mtd-utils goes on too.
+    eprintln!("flash_erase: {e} (continuing)");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(args: &[&str]) -> Result<(), String> {
+        run(&std::iter::once("flash_erase")
+            .chain(args.iter().copied())
+            .map(String::from)
+            .collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn bad_arguments() {
+        assert!(r(&["mtd0"])
+            .expect_err("usage")
+            .starts_with("expected DEVICE START COUNT"));
+        assert_eq!(
+            r(&["mtd0", "x", "0"]).err().as_deref(),
+            Some("bad start offset \"x\"")
+        );
+        assert_eq!(
+            r(&["mtd0", "0", "-1"]).err().as_deref(),
+            Some("unknown option -1\n".to_owned() + USAGE).as_deref()
+        );
+        assert!(r(&["-j", "mtd0", "0", "0"]).is_err());
+        assert!(r(&["mtd:none-such", "0", "0"])
+            .expect_err("absent")
+            .starts_with("mtd: no device named"));
+    }
+}

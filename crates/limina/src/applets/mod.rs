@@ -1,0 +1,226 @@
+//! The applet table.
+//!
+//! Adding an applet:
+//! 1. write `src/applets/<name>.rs` with
+//!    `pub fn main(args: Vec<OsString>) -> ExitCode` (argv\[0\] is the
+//!    applet name; flags as the tool users know, exit codes documented);
+//! 2. gate it behind the cargo feature of its library crate (e.g. `mtd`),
+//!    so that the Buildroot package can build a binary with only the
+//!    applets a board selects;
+//! 3. add one `Applet` line below, keeping the table sorted by name
+//!    (a unit test checks), with `#[cfg(feature = "…")]` on the line.
+
+use crate::dispatch::Applet;
+
+#[cfg(feature = "mtd")]
+mod flash_erase;
+#[cfg(feature = "mtd")]
+mod flashcp;
+#[cfg(feature = "ifwait")]
+mod ifwait;
+#[cfg(feature = "mtd")]
+mod mtd_args;
+#[cfg(feature = "mtd")]
+mod mtdinfo;
+#[cfg(feature = "outputs")]
+mod odhcp6c_script;
+#[cfg(feature = "outputs")]
+mod output;
+#[cfg(feature = "outputs")]
+mod output_path;
+#[cfg(feature = "outputs")]
+mod output_render;
+#[cfg(feature = "outputs")]
+mod output_word;
+#[cfg(feature = "outputs")]
+mod outputs_cli;
+#[cfg(feature = "outputs")]
+mod ppp_scripts;
+#[cfg(feature = "ubi")]
+mod ubi_args;
+#[cfg(feature = "ubi")]
+mod ubiattach;
+#[cfg(feature = "ubi")]
+mod ubidetach;
+#[cfg(feature = "ubi")]
+mod ubiformat;
+#[cfg(feature = "ubi")]
+mod ubimkvol;
+#[cfg(feature = "ubi")]
+mod ubinfo;
+#[cfg(feature = "ubi")]
+mod ubinize;
+#[cfg(feature = "ubi")]
+mod ubirename;
+#[cfg(feature = "ubi")]
+mod ubirmvol;
+#[cfg(feature = "ubi")]
+mod ubirsvol;
+#[cfg(feature = "ubi")]
+mod ubiupdatevol;
+#[cfg(feature = "outputs")]
+mod udhcpc_script;
+#[cfg(feature = "outputs")]
+mod watch_outputs;
+#[cfg(feature = "watchdog")]
+mod watchdog;
+
+/// Every applet built in, sorted by name.
+pub static APPLETS: &[Applet] = &[
+    #[cfg(feature = "mtd")]
+    Applet {
+        name: "flash_erase",
+        summary: "erase blocks of an MTD device",
+        main: flash_erase::main,
+    },
+    #[cfg(feature = "mtd")]
+    Applet {
+        name: "flashcp",
+        summary: "write an image to an MTD device, power-cut safe",
+        main: flashcp::main,
+    },
+    #[cfg(feature = "ifwait")]
+    Applet {
+        name: "ifwait",
+        summary: "wait for a network interface to be up, running or addressed",
+        main: ifwait::main,
+    },
+    #[cfg(feature = "mtd")]
+    Applet {
+        name: "mtdinfo",
+        summary: "show MTD devices and their geometry",
+        main: mtdinfo::main,
+    },
+    #[cfg(feature = "outputs")]
+    Applet {
+        name: "odhcp6c-script",
+        summary: "odhcp6c -s hook: publish DHCPv6/RA state as outputs",
+        main: odhcp6c_script::main,
+    },
+    #[cfg(feature = "outputs")]
+    Applet {
+        name: "output",
+        summary: "print a service output value",
+        main: output::main,
+    },
+    #[cfg(feature = "outputs")]
+    Applet {
+        name: "output-path",
+        summary: "print the file path of a service output",
+        main: output_path::main,
+    },
+    #[cfg(feature = "outputs")]
+    Applet {
+        name: "output-render",
+        summary: "render a config file from a template of outputs",
+        main: output_render::main,
+    },
+    #[cfg(feature = "outputs")]
+    Applet {
+        name: "output-word",
+        summary: "print one word of a service output value",
+        main: output_word::main,
+    },
+    #[cfg(feature = "outputs")]
+    Applet {
+        name: "ppp-ip-down",
+        summary: "pppd ip-down hook: remove the IPv4 session outputs",
+        main: ppp_scripts::ip_down,
+    },
+    #[cfg(feature = "outputs")]
+    Applet {
+        name: "ppp-ip-up",
+        summary: "pppd ip-up hook: publish the IPv4 session as outputs",
+        main: ppp_scripts::ip_up,
+    },
+    #[cfg(feature = "outputs")]
+    Applet {
+        name: "ppp-ipv6-down",
+        summary: "pppd ipv6-down hook: remove the IPv6 session outputs",
+        main: ppp_scripts::ipv6_down,
+    },
+    #[cfg(feature = "outputs")]
+    Applet {
+        name: "ppp-ipv6-up",
+        summary: "pppd ipv6-up hook: publish the IPv6 session as outputs",
+        main: ppp_scripts::ipv6_up,
+    },
+    #[cfg(feature = "ubi")]
+    Applet {
+        name: "ubiattach",
+        summary: "attach an MTD device to UBI",
+        main: ubiattach::main,
+    },
+    #[cfg(feature = "ubi")]
+    Applet {
+        name: "ubidetach",
+        summary: "detach a UBI device",
+        main: ubidetach::main,
+    },
+    #[cfg(feature = "ubi")]
+    Applet {
+        name: "ubiformat",
+        summary: "format an MTD device for UBI or write an image, keeping erase counters",
+        main: ubiformat::main,
+    },
+    #[cfg(feature = "ubi")]
+    Applet {
+        name: "ubimkvol",
+        summary: "create a UBI volume",
+        main: ubimkvol::main,
+    },
+    #[cfg(feature = "ubi")]
+    Applet {
+        name: "ubinfo",
+        summary: "show UBI devices and volumes, or inspect a UBI image",
+        main: ubinfo::main,
+    },
+    #[cfg(feature = "ubi")]
+    Applet {
+        name: "ubinize",
+        summary: "build a UBI image from an ini file, as mtd-utils does",
+        main: ubinize::main,
+    },
+    #[cfg(feature = "ubi")]
+    Applet {
+        name: "ubirename",
+        summary: "rename UBI volumes atomically (A/B swap)",
+        main: ubirename::main,
+    },
+    #[cfg(feature = "ubi")]
+    Applet {
+        name: "ubirmvol",
+        summary: "remove a UBI volume",
+        main: ubirmvol::main,
+    },
+    #[cfg(feature = "ubi")]
+    Applet {
+        name: "ubirsvol",
+        summary: "resize a UBI volume",
+        main: ubirsvol::main,
+    },
+    #[cfg(feature = "ubi")]
+    Applet {
+        name: "ubiupdatevol",
+        summary: "replace a UBI volume's contents",
+        main: ubiupdatevol::main,
+    },
+    #[cfg(feature = "outputs")]
+    Applet {
+        name: "udhcpc-script",
+        summary: "udhcpc -s hook: publish the DHCPv4 lease as outputs",
+        main: udhcpc_script::main,
+    },
+    #[cfg(feature = "outputs")]
+    Applet {
+        name: "watch-outputs",
+        summary: "run an action when service outputs change",
+        main: watch_outputs::main,
+    },
+    #[cfg(feature = "watchdog")]
+    Applet {
+        name: "watchdog",
+        summary: "feed the hardware watchdog while health checks pass",
+        main: watchdog::main,
+    },
+];

@@ -1,0 +1,342 @@
+//! The [`Flash`] trait: what a flash writer needs from a device.
+//!
+//! Writers are generic over this trait so that the same code runs on the
+//! kernel's `/dev/mtdN` ([`MtdFlash`]) and on the simulator
+//! ([`crate::sim::SimFlash`]), where every power cut can be tried.
+//! Addresses are in bytes; erase operations take an erase-block index.
+
+use std::io;
+
+use crate::device::{DeviceError, Mtd, OpenMode};
+use crate::spec::DeviceSpec;
+use crate::sysfs;
+use crate::types::MtdType;
+
+/// What kind of memory a flash is, as far as writing goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FlashKind {
+    /// NOR (and RAM, ROM, DataFlash): any byte writable, programming only
+    /// clears bits, no bad blocks.
+    Nor,
+    /// NAND: page-sized writes, each page programmed once per erase, bad
+    /// blocks to skip.
+    Nand,
+}
+
+/// The geometry of a flash device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Geometry {
+    /// NOR-like or NAND.
+    pub kind: FlashKind,
+    /// Total size in bytes (a multiple of `erase_size`).
+    pub size: u64,
+    /// Erase block size in bytes.
+    pub erase_size: u32,
+    /// Minimal write unit in bytes: 1 on NOR, the page size on NAND.
+    pub write_size: u32,
+    /// Whether the device may be erased and written.
+    pub writable: bool,
+}
+
+impl Geometry {
+    /// A geometry; `write_size` 0 is taken as 1.
+    pub fn new(kind: FlashKind, size: u64, erase_size: u32, write_size: u32) -> Self {
+        Self {
+            kind,
+            size,
+            erase_size,
+            write_size: write_size.max(1),
+            writable: true,
+        }
+    }
+
+    /// The same geometry, read-only.
+    #[must_use]
+    pub fn read_only(self) -> Self {
+        Self {
+            writable: false,
+            ..self
+        }
+    }
+
+    /// The number of erase blocks.
+    pub fn blocks(&self) -> u64 {
+        if self.erase_size == 0 {
+            0
+        } else {
+            self.size / u64::from(self.erase_size)
+        }
+    }
+
+    /// The byte offset of erase block `block`.
+    pub fn block_offset(&self, block: u64) -> u64 {
+        block * u64::from(self.erase_size)
+    }
+}
+
+/// A failed flash operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FlashError {
+    /// The device returned an error.
+    #[error("mtd: {op} at {offset:#x} failed: {source}")]
+    Io {
+        /// "read", "write", "erase", ...
+        op: &'static str,
+        /// The byte offset.
+        offset: u64,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// An operation outside the device or not aligned as the device needs.
+    #[error("mtd: {op} of {len} bytes at {offset:#x} is outside the device or not aligned to {align} bytes")]
+    Range {
+        /// "read", "write", "erase".
+        op: &'static str,
+        /// The byte offset.
+        offset: u64,
+        /// The length in bytes.
+        len: u64,
+        /// The alignment needed.
+        align: u32,
+    },
+    /// The device is read-only.
+    #[error("mtd: the device is read-only")]
+    ReadOnly,
+    /// Simulator: the power went off. Nothing works until [`crate::sim::SimFlash::power_on`].
+    #[error("mtd: simulated power cut at {offset:#x}")]
+    PowerCut {
+        /// Where the interrupted operation was.
+        offset: u64,
+    },
+    /// Simulator: a NAND page was programmed twice without an erase.
+    #[error("mtd: NAND page at {offset:#x} programmed twice without an erase")]
+    Reprogram {
+        /// The page.
+        offset: u64,
+    },
+}
+
+/// Raw access to one flash device (or partition).
+///
+/// Implemented by [`MtdFlash`] (a kernel MTD device) and
+/// [`crate::sim::SimFlash`] (a simulated one).
+pub trait Flash {
+    /// The device's geometry.
+    fn geometry(&self) -> Geometry;
+    /// Reads `buf.len()` bytes at byte `offset`.
+    fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), FlashError>;
+    /// Erases erase block `block` (every byte becomes `0xff`).
+    fn erase_block(&mut self, block: u64) -> Result<(), FlashError>;
+    /// Programs `data` at byte `offset`; offset and length must be multiples
+    /// of [`Geometry::write_size`], and the range erased beforehand.
+    fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), FlashError>;
+    /// Whether erase block `block` is marked bad (always `false` on NOR).
+    fn is_bad(&mut self, block: u64) -> Result<bool, FlashError>;
+    /// Marks erase block `block` bad.
+    fn mark_bad(&mut self, block: u64) -> Result<(), FlashError>;
+}
+
+/// Checks that `[offset, offset + len)` lies inside the device and is
+/// aligned to `align`.
+pub(crate) fn check_range(
+    geometry: &Geometry,
+    op: &'static str,
+    offset: u64,
+    len: u64,
+    align: u32,
+) -> Result<(), FlashError> {
+    let align64 = u64::from(align.max(1));
+    let inside = offset
+        .checked_add(len)
+        .is_some_and(|end| end <= geometry.size);
+    if !inside || !offset.is_multiple_of(align64) || !len.is_multiple_of(align64) {
+        return Err(FlashError::Range {
+            op,
+            offset,
+            len,
+            align,
+        });
+    }
+    Ok(())
+}
+
+/// A kernel MTD device behind the [`Flash`] trait.
+///
+/// # Example
+///
+/// ```no_run
+/// use mtd::{DeviceSpec, Flash, MtdFlash, OpenMode};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut flash = MtdFlash::open(&"mtd:firmware".parse()?, OpenMode::ReadOnly)?;
+/// let mut first = vec![0; flash.geometry().erase_size as usize];
+/// flash.read(0, &mut first)?;
+/// println!("block 0 bad: {}", flash.is_bad(0)?);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct MtdFlash {
+    mtd: Mtd,
+    geometry: Geometry,
+}
+
+impl MtdFlash {
+    /// Opens the device `spec` names and reads its geometry.
+    pub fn open(spec: &DeviceSpec, mode: OpenMode) -> Result<Self, DeviceError> {
+        Self::new(Mtd::open(spec, mode)?)
+    }
+
+    /// Wraps an open device, reading its geometry with `MEMGETINFO` (and its
+    /// 64-bit size from sysfs where there is one). [`Geometry::writable`]
+    /// says whether the device may be written (`MTD_WRITEABLE`); erasing
+    /// and writing also need it opened [`OpenMode::ReadWrite`].
+    pub fn new(mtd: Mtd) -> Result<Self, DeviceError> {
+        let info = mtd.info()?;
+        let size = sysfs::list()
+            .ok()
+            .and_then(|list| list.into_iter().find(|d| d.index == mtd.index()))
+            .map_or(u64::from(info.size), |d| d.size);
+        let kind = if info.mtd_type.is_nand() {
+            FlashKind::Nand
+        } else {
+            FlashKind::Nor
+        };
+        let mut geometry = Geometry::new(kind, size, info.erase_size, info.write_size);
+        // What the device allows; an fd opened read-only is refused by
+        // erase and write themselves, so that a dry run on it plans like
+        // the real thing.
+        if !info.writable() {
+            geometry = geometry.read_only();
+        }
+        if info.mtd_type == MtdType::Ubi {
+            log::debug!("{} is a gluebi volume", mtd.path().display());
+        }
+        Ok(Self { mtd, geometry })
+    }
+
+    fn writable(&self) -> bool {
+        self.geometry.writable && self.mtd.mode() == OpenMode::ReadWrite
+    }
+
+    /// The open device.
+    pub fn device(&self) -> &Mtd {
+        &self.mtd
+    }
+
+    fn io_error(op: &'static str, offset: u64) -> impl FnOnce(io::Error) -> FlashError {
+        move |source| FlashError::Io { op, offset, source }
+    }
+
+    fn device_error(op: &'static str, offset: u64) -> impl FnOnce(DeviceError) -> FlashError {
+        move |e| FlashError::Io {
+            op,
+            offset,
+            source: match e {
+                DeviceError::Ioctl { source, .. } => io::Error::from(source),
+                other => io::Error::other(other.to_string()),
+            },
+        }
+    }
+}
+
+impl Flash for MtdFlash {
+    fn geometry(&self) -> Geometry {
+        self.geometry
+    }
+
+    fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), FlashError> {
+        check_range(&self.geometry, "read", offset, buf.len() as u64, 1)?;
+        self.mtd
+            .read_at(offset, buf)
+            .map_err(Self::io_error("read", offset))
+    }
+
+    fn erase_block(&mut self, block: u64) -> Result<(), FlashError> {
+        if !self.writable() {
+            return Err(FlashError::ReadOnly);
+        }
+        let es = u64::from(self.geometry.erase_size);
+        let offset = self.geometry.block_offset(block);
+        check_range(
+            &self.geometry,
+            "erase",
+            offset,
+            es,
+            self.geometry.erase_size,
+        )?;
+        self.mtd
+            .erase(offset, es)
+            .map_err(Self::device_error("erase", offset))
+    }
+
+    fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), FlashError> {
+        if !self.writable() {
+            return Err(FlashError::ReadOnly);
+        }
+        check_range(
+            &self.geometry,
+            "write",
+            offset,
+            data.len() as u64,
+            self.geometry.write_size,
+        )?;
+        self.mtd
+            .write_at(offset, data)
+            .map_err(Self::io_error("write", offset))
+    }
+
+    fn is_bad(&mut self, block: u64) -> Result<bool, FlashError> {
+        if self.geometry.kind != FlashKind::Nand {
+            return Ok(false);
+        }
+        let offset = self.geometry.block_offset(block);
+        self.mtd
+            .is_bad_block(offset)
+            .map_err(Self::device_error("bad block query", offset))
+    }
+
+    fn mark_bad(&mut self, block: u64) -> Result<(), FlashError> {
+        let offset = self.geometry.block_offset(block);
+        self.mtd
+            .mark_bad_block(offset)
+            .map_err(Self::device_error("bad block marking", offset))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geometry_blocks_and_offsets() {
+        let g = Geometry::new(FlashKind::Nand, 1 << 20, 128 << 10, 2048);
+        assert_eq!(g.blocks(), 8);
+        assert_eq!(g.block_offset(3), 3 * (128 << 10));
+        assert!(g.writable);
+        assert!(!g.read_only().writable);
+        assert_eq!(Geometry::new(FlashKind::Nor, 0, 0, 0).blocks(), 0);
+        assert_eq!(Geometry::new(FlashKind::Nor, 64, 16, 0).write_size, 1);
+    }
+
+    #[test]
+    fn range_checks() {
+        let g = Geometry::new(FlashKind::Nand, 4096, 1024, 512);
+        assert!(check_range(&g, "write", 512, 512, 512).is_ok());
+        assert!(check_range(&g, "write", 3584, 512, 512).is_ok());
+        assert!(check_range(&g, "write", 256, 512, 512).is_err());
+        assert!(check_range(&g, "write", 512, 100, 512).is_err());
+        assert!(check_range(&g, "write", 4096, 512, 512).is_err());
+        assert!(check_range(&g, "read", u64::MAX, 2, 1).is_err());
+        let msg = check_range(&g, "write", 256, 512, 512)
+            .expect_err("unaligned")
+            .to_string();
+        assert_eq!(
+            msg,
+            "mtd: write of 512 bytes at 0x100 is outside the device or not aligned to 512 bytes"
+        );
+    }
+}

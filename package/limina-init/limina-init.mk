@@ -1,0 +1,83 @@
+################################################################################
+#
+# limina-init
+#
+################################################################################
+
+# Our own files, kept beside this .mk: no download.
+LIMINA_INIT_VERSION = 0.1.0
+LIMINA_INIT_SITE = $(BR2_EXTERNAL_LIMINA_PATH)/../package/limina-init
+LIMINA_INIT_SITE_METHOD = local
+LIMINA_INIT_LICENSE = MIT or Apache-2.0
+LIMINA_INIT_DEPENDENCIES = host-s6-rc host-s6-linux-init-maker s6-rc s6-linux-init
+
+LIMINA_INIT_GETTY_PORT = $(call qstrip,$(BR2_PACKAGE_LIMINA_INIT_GETTY_PORT))
+LIMINA_INIT_DATA_MTD = $(call qstrip,$(BR2_PACKAGE_LIMINA_INIT_DATA_MTD))
+
+ifeq ($(LIMINA_INIT_GETTY_PORT),)
+define LIMINA_INIT_INSTALL_GETTY
+	rm -rf $(TARGET_DIR)/etc/s6-rc/source/getty
+	rm -f $(TARGET_DIR)/etc/s6-rc/source/default/contents.d/getty
+endef
+else
+define LIMINA_INIT_INSTALL_GETTY
+	printf '#!/bin/sh\n# The console getty. Its output is the console itself, not a log.\nexec getty -L 0 %s vt100\n' \
+		'$(LIMINA_INIT_GETTY_PORT)' > $(TARGET_DIR)/etc/s6-rc/source/getty/run
+	chmod 0755 $(TARGET_DIR)/etc/s6-rc/source/getty/run
+endef
+endif
+
+ifneq ($(BR2_PACKAGE_DROPBEAR),y)
+define LIMINA_INIT_REMOVE_DROPBEAR
+	rm -rf $(TARGET_DIR)/etc/s6-rc/source/dropbear*
+	rm -f $(TARGET_DIR)/etc/s6-rc/source/default/contents.d/dropbear-pipeline
+endef
+endif
+
+define LIMINA_INIT_INSTALL_TARGET_CMDS
+	rm -rf $(TARGET_DIR)/etc/s6-rc/source
+	mkdir -p $(TARGET_DIR)/etc/s6-rc
+	cp -a $(@D)/services $(TARGET_DIR)/etc/s6-rc/source
+	$(LIMINA_INIT_INSTALL_GETTY)
+	$(LIMINA_INIT_REMOVE_DROPBEAR)
+	$(INSTALL) -D -m 0755 $(@D)/libexec/mount-fs \
+		$(TARGET_DIR)/usr/libexec/limina-init/mount-fs
+	$(INSTALL) -D -m 0755 $(@D)/libexec/mount-data \
+		$(TARGET_DIR)/usr/libexec/limina-init/mount-data
+	mkdir -p $(TARGET_DIR)/etc/limina-init
+	printf '%s\n' '$(LIMINA_INIT_DATA_MTD)' > $(TARGET_DIR)/etc/limina-init/data-mtd
+	rm -rf $(TARGET_DIR)/var/log
+	mkdir -p $(TARGET_DIR)/var
+	ln -sf ../run/log $(TARGET_DIR)/var/log
+endef
+
+# Services added by other packages must be in
+# /etc/s6-rc/source before this runs: target-finalize hooks run before the
+# overlays are copied, so boards add services in a package, not an overlay.
+# The database and the init are generated here, on the host, because the
+# root file system is read-only on the device.
+define LIMINA_INIT_GENERATE
+	rm -rf $(TARGET_DIR)/etc/s6-rc/compiled
+	$(HOST_DIR)/bin/s6-rc-compile $(TARGET_DIR)/etc/s6-rc/compiled \
+		$(TARGET_DIR)/etc/s6-rc/source
+	rm -rf $(TARGET_DIR)/etc/s6-linux-init/current
+	mkdir -p $(TARGET_DIR)/etc/s6-linux-init
+	$(HOST_DIR)/bin/s6-linux-init-maker -1 \
+		-f $(LIMINA_INIT_PKGDIR)/skel \
+		-c /etc/s6-linux-init/current \
+		-p /usr/bin:/usr/sbin:/bin:/sbin \
+		$(TARGET_DIR)/etc/s6-linux-init/current
+	if grep -rl '$(HOST_DIR)' $(TARGET_DIR)/etc/s6-linux-init/current \
+		$(TARGET_DIR)/etc/s6-rc/compiled; then \
+		echo "limina-init: host paths in the generated init (above)" >&2; \
+		exit 1; \
+	fi
+	mkdir -p $(TARGET_DIR)/sbin
+	for prog in init halt poweroff reboot shutdown telinit; do \
+		ln -sf ../etc/s6-linux-init/current/bin/$$prog \
+			$(TARGET_DIR)/sbin/$$prog || exit 1; \
+	done
+endef
+LIMINA_INIT_TARGET_FINALIZE_HOOKS += LIMINA_INIT_GENERATE
+
+$(eval $(generic-package))
