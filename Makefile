@@ -17,6 +17,8 @@
 #                       cross tests under qemu-user, VM tests, size report
 #   make setup          install the tools the tests need (root, Debian 12)
 #   make fmt clippy test
+#   make host-root      host tests needing root (netns, dnsmasq)
+#   make br2-tree       offline checks of the Buildroot tree
 #   make cross-test     library tests for mips, mipsel, armv7, aarch64
 #   make vm-assets      fetch/build the kernels and busybox the VMs boot
 #   make vm-tests       the board-tests VM suite
@@ -26,7 +28,7 @@ CHECK := scripts/check
 CROSS_TARGETS := mips-unknown-linux-gnu mipsel-unknown-linux-gnu \
 	armv7-unknown-linux-gnueabihf aarch64-unknown-linux-musl
 
-.PHONY: help check setup fmt clippy test cross-test vm-assets vm-tests size-report
+.PHONY: help check setup fmt clippy test host-root br2-tree cross-test vm-assets vm-tests size-report
 
 help:
 	@sed -n '3,/^[^#]/{/^#/p}' Makefile | sed 's/^# \{0,1\}//'
@@ -40,7 +42,7 @@ check:
 setup:
 	scripts/setup
 
-fmt clippy test vm-assets vm-tests size-report:
+fmt clippy test host-root br2-tree vm-assets vm-tests size-report:
 	$(CHECK) $@
 
 cross-test:
