@@ -8,6 +8,8 @@
 use std::ffi::OsString;
 use std::process::ExitCode;
 
+use ubi::device::UbiDevice;
+
 /// Exit status of mtd-utils' UBI tools on any error.
 pub const EXIT_ERROR: u8 = 255;
 
@@ -163,6 +165,23 @@ pub fn mtd_number(s: &str) -> Result<u32, String> {
     let n = n.strip_prefix("mtd").unwrap_or(n);
     n.parse()
         .map_err(|_| format!("cannot tell the MTD device number of {s:?} (expected /dev/mtdN)"))
+}
+
+/// The single positional argument of the volume applets: a UBI device node.
+pub fn device_node(p: &Parsed) -> Result<&str, String> {
+    match p.free.as_slice() {
+        [node] => Ok(node),
+        _ => Err("give exactly one UBI device node, e.g. /dev/ubi0 (use -h for help)".into()),
+    }
+}
+
+/// The volume chosen on `dev` with `-n ID` or `-N NAME` (exactly one).
+pub fn volume_id(p: &Parsed, dev: &UbiDevice) -> Result<u32, String> {
+    match (p.value('n'), p.value('N')) {
+        (Some(n), None) => narrow("-n", number("-n", n)?),
+        (None, Some(name)) => dev.volume_id(name).map_err(|e| e.to_string()),
+        _ => Err("give the volume with either -n or -N (use -h for help)".into()),
+    }
 }
 
 #[cfg(test)]

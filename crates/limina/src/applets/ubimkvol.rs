@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use ubi::device::{self, MkvolRequest, MkvolType, UbiDevice, SYSFS_UBI};
 
-use super::ubi_args::{bytes, narrow, number, parse, run, utf8, Opt};
+use super::ubi_args::{bytes, device_node, narrow, number, parse, run, utf8, Opt};
 
 const USAGE: &str = "\
 Usage: ubimkvol <UBI device> -N NAME [-n VOL_ID] (-s BYTES | -S LEBS | -m) [-t TYPE] [-a ALIGN] [-k]
@@ -78,11 +78,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         if p.flag('h') {
             return Ok(Some(USAGE));
         }
-        let [node] = p.free.as_slice() else {
-            return Err(
-                "give exactly one UBI device node, e.g. /dev/ubi0 (use -h for help)".into(),
-            );
-        };
+        let node = device_node(&p)?;
         let name = p
             .value('N')
             .ok_or("volume name was not specified (use -N)")?;

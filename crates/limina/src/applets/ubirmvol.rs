@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use ubi::device::UbiDevice;
 
-use super::ubi_args::{narrow, number, parse, run, utf8, Opt};
+use super::ubi_args::{device_node, parse, run, utf8, volume_id, Opt};
 
 const USAGE: &str = "\
 Usage: ubirmvol <UBI device> -n VOL_ID | -N NAME
@@ -41,17 +41,9 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         if p.flag('h') {
             return Ok(Some(USAGE));
         }
-        let [node] = p.free.as_slice() else {
-            return Err(
-                "give exactly one UBI device node, e.g. /dev/ubi0 (use -h for help)".into(),
-            );
-        };
+        let node = device_node(&p)?;
         let dev = UbiDevice::open(node).map_err(|e| e.to_string())?;
-        let id = match (p.value('n'), p.value('N')) {
-            (Some(n), None) => narrow("-n", number("-n", n)?)?,
-            (None, Some(name)) => dev.volume_id(name).map_err(|e| e.to_string())?,
-            _ => return Err("give the volume with either -n or -N (use -h for help)".into()),
-        };
+        let id = volume_id(&p, &dev)?;
         dev.rmvol(id).map_err(|e| e.to_string())?;
         Ok(None)
     })

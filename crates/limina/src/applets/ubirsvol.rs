@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use ubi::device::{self, UbiDevice, SYSFS_UBI};
 
-use super::ubi_args::{bytes, narrow, number, parse, run, utf8, Opt};
+use super::ubi_args::{bytes, device_node, number, parse, run, utf8, volume_id, Opt};
 
 const USAGE: &str = "\
 Usage: ubirsvol <UBI device> (-n VOL_ID | -N NAME) (-s BYTES | -S LEBS)
@@ -54,17 +54,9 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         if p.flag('h') {
             return Ok(Some(USAGE));
         }
-        let [node] = p.free.as_slice() else {
-            return Err(
-                "give exactly one UBI device node, e.g. /dev/ubi0 (use -h for help)".into(),
-            );
-        };
+        let node = device_node(&p)?;
         let dev = UbiDevice::open(node).map_err(|e| e.to_string())?;
-        let id = match (p.value('n'), p.value('N')) {
-            (Some(n), None) => narrow("-n", number("-n", n)?)?,
-            (None, Some(name)) => dev.volume_id(name).map_err(|e| e.to_string())?,
-            _ => return Err("give the volume with either -n or -N (use -h for help)".into()),
-        };
+        let id = volume_id(&p, &dev)?;
         let size = match (p.value('s'), p.value('S')) {
             (Some(s), None) => bytes("-s", s)?,
             (None, Some(l)) => {
