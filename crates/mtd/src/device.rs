@@ -342,8 +342,10 @@ impl Mtd {
     }
 
     /// Writes `data` at byte `offset` (`pwrite`). NAND needs `offset` and the
-    /// length to be multiples of the page size ([`DeviceInfo::write_size`]);
-    /// the [`crate::Flash`] implementation checks that before calling this.
+    /// length to be multiples of the page size ([`DeviceInfo::write_size`]),
+    /// or of the sub-page size (sysfs `subpagesize`) where the chip takes
+    /// sub-page writes; the [`crate::Flash`] implementation checks that
+    /// before calling this.
     pub fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
         std::os::unix::fs::FileExt::write_all_at(&self.file, data, offset)
     }

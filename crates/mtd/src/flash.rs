@@ -18,8 +18,8 @@ pub enum FlashKind {
     /// NOR (and RAM, ROM, DataFlash): any byte writable, programming only
     /// clears bits, no bad blocks.
     Nor,
-    /// NAND: page-sized writes, each page programmed once per erase, bad
-    /// blocks to skip.
+    /// NAND: page-sized writes (or sub-page-sized, where the chip allows),
+    /// each programmed once per erase, bad blocks to skip.
     Nand,
 }
 
@@ -35,19 +35,39 @@ pub struct Geometry {
     pub erase_size: u32,
     /// Minimal write unit in bytes: 1 on NOR, the page size on NAND.
     pub write_size: u32,
+    /// The smallest write the device accepts, in bytes: a *sub-page* on
+    /// NAND that allows writing parts of a page (the kernel's sysfs
+    /// `subpagesize`, e.g. 512 on a 2 KiB page), else `write_size`. A
+    /// divisor of `write_size`; see [`Geometry::with_subpage_size`].
+    pub subpage_size: u32,
     /// Whether the device may be erased and written.
     pub writable: bool,
 }
 
 impl Geometry {
-    /// A geometry; `write_size` 0 is taken as 1.
+    /// A geometry without sub-pages; `write_size` 0 is taken as 1.
     pub fn new(kind: FlashKind, size: u64, erase_size: u32, write_size: u32) -> Self {
         Self {
             kind,
             size,
             erase_size,
             write_size: write_size.max(1),
+            subpage_size: write_size.max(1),
             writable: true,
+        }
+    }
+
+    /// The same geometry with sub-pages of `subpage_size` bytes (NAND that
+    /// accepts sub-page writes). A size that is not a power of two dividing
+    /// `write_size` is ignored: the device is then written in whole pages.
+    #[must_use]
+    pub fn with_subpage_size(self, subpage_size: u32) -> Self {
+        let fits = subpage_size.is_power_of_two()
+            && subpage_size <= self.write_size
+            && self.write_size.is_multiple_of(subpage_size);
+        Self {
+            subpage_size: if fits { subpage_size } else { self.write_size },
+            ..self
         }
     }
 
@@ -131,7 +151,9 @@ pub trait Flash {
     /// Erases erase block `block` (every byte becomes `0xff`).
     fn erase_block(&mut self, block: u64) -> Result<(), FlashError>;
     /// Programs `data` at byte `offset`; offset and length must be multiples
-    /// of [`Geometry::write_size`], and the range erased beforehand.
+    /// of [`Geometry::subpage_size`] (which is [`Geometry::write_size`] on
+    /// flash without sub-pages), and the range erased beforehand. On NAND
+    /// each sub-page is programmed once per erase.
     fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), FlashError>;
     /// Whether erase block `block` is marked bad (always `false` on NOR).
     fn is_bad(&mut self, block: u64) -> Result<bool, FlashError>;
@@ -191,21 +213,26 @@ impl MtdFlash {
     }
 
     /// Wraps an open device, reading its geometry with `MEMGETINFO` (and its
-    /// 64-bit size from sysfs where there is one). [`Geometry::writable`]
+    /// 64-bit size and sub-page size from sysfs where there is one).
+    /// [`Geometry::writable`]
     /// says whether the device may be written (`MTD_WRITEABLE`); erasing
     /// and writing also need it opened [`OpenMode::ReadWrite`].
     pub fn new(mtd: Mtd) -> Result<Self, DeviceError> {
         let info = mtd.info()?;
-        let size = sysfs::list()
+        let sysfs = sysfs::list()
             .ok()
-            .and_then(|list| list.into_iter().find(|d| d.index == mtd.index()))
-            .map_or(u64::from(info.size), |d| d.size);
+            .and_then(|list| list.into_iter().find(|d| d.index == mtd.index()));
+        let size = sysfs.as_ref().map_or(u64::from(info.size), |d| d.size);
         let kind = if info.mtd_type.is_nand() {
             FlashKind::Nand
         } else {
             FlashKind::Nor
         };
         let mut geometry = Geometry::new(kind, size, info.erase_size, info.write_size);
+        // Without sysfs (or `subpagesize`) whole pages: always accepted.
+        if let Some(sub) = sysfs.and_then(|d| d.sub_page_size) {
+            geometry = geometry.with_subpage_size(sub);
+        }
         // What the device allows; an fd opened read-only is refused by
         // erase and write themselves, so that a dry run on it plans like
         // the real thing.
@@ -282,7 +309,7 @@ impl Flash for MtdFlash {
             "write",
             offset,
             data.len() as u64,
-            self.geometry.write_size,
+            self.geometry.subpage_size,
         )?;
         self.mtd
             .write_at(offset, data)
@@ -320,6 +347,13 @@ mod tests {
         assert!(!g.read_only().writable);
         assert_eq!(Geometry::new(FlashKind::Nor, 0, 0, 0).blocks(), 0);
         assert_eq!(Geometry::new(FlashKind::Nor, 64, 16, 0).write_size, 1);
+        assert_eq!(g.subpage_size, 2048);
+        assert_eq!(g.with_subpage_size(512).subpage_size, 512);
+        assert_eq!(g.with_subpage_size(2048).subpage_size, 2048);
+        for odd in [0, 3, 768, 4096] {
+            assert_eq!(g.with_subpage_size(odd).subpage_size, 2048, "{odd}");
+        }
+        assert_eq!(g.with_subpage_size(512).read_only().subpage_size, 512);
     }
 
     #[test]

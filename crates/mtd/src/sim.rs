@@ -6,18 +6,20 @@
 //!
 //! - **NOR**: programming only clears bits (`old & new`), erase sets a whole
 //!   block to `0xff`, any byte is writable.
-//! - **NAND**: writes are whole pages; each page is programmed once per
-//!   erase (a second program is an error, as it corrupts real chips); bad
-//!   blocks from the factory ([`SimFlash::with_bad_blocks`]) and at run time
-//!   ([`Faults::fail_erase`] / [`Faults::fail_write`], then
-//!   [`Flash::mark_bad`]); erasing or writing a bad block fails.
+//! - **NAND**: writes are whole pages, or whole sub-pages where the
+//!   geometry has them ([`Geometry::with_subpage_size`]); each page (or
+//!   sub-page) is programmed once per erase (a second program is an error,
+//!   as it corrupts real chips); bad blocks from the factory
+//!   ([`SimFlash::with_bad_blocks`]) and at run time ([`Faults::fail_erase`]
+//!   / [`Faults::fail_write`], then [`Flash::mark_bad`]); erasing or
+//!   writing a bad block fails.
 //! - **Power cuts** ([`Faults::power_cut_after_bytes`]): every programmed
 //!   byte and every erased byte costs one unit of a budget; when it runs out
 //!   the operation stops where it is and the flash is off until
 //!   [`SimFlash::power_on`]. An interrupted NOR write leaves a programmed
 //!   prefix; an interrupted NAND page program leaves the page unprogrammed
-//!   (the chip latches a whole page); an interrupted erase leaves an erased
-//!   prefix of the block and old data after it.
+//!   (the chip latches a whole page, or sub-page); an interrupted erase
+//!   leaves an erased prefix of the block and old data after it.
 //!   [`Faults::power_cut_after_erases`] cuts before the next erase instead.
 //! - **Bit flips** ([`Faults::read_bit_flips`]): the next reads return one
 //!   flipped bit each, as an uncorrectable read would.
@@ -85,7 +87,8 @@ pub struct Counters {
 pub struct SimFlash {
     geometry: Geometry,
     data: Vec<u8>,
-    /// NAND: whether each page was programmed since its last erase.
+    /// NAND: whether each write unit (sub-page, or page) was programmed
+    /// since its last erase.
     programmed: Vec<bool>,
     bad: Vec<bool>,
     faults: Faults,
@@ -109,7 +112,7 @@ impl SimFlash {
                 && geometry.size.is_multiple_of(u64::from(geometry.erase_size)),
             "inconsistent geometry {geometry:?}"
         );
-        let pages = size / geometry.write_size as usize;
+        let pages = size / geometry.subpage_size as usize;
         let blocks = usize::try_from(geometry.blocks()).expect("fits in memory");
         Self {
             geometry,
@@ -133,7 +136,9 @@ impl SimFlash {
     }
 
     /// An erased NAND flash of `blocks` blocks of `erase_size` bytes and
-    /// pages of `page_size` bytes.
+    /// pages of `page_size` bytes, written in whole pages (see
+    /// [`SimFlash::new`] with [`Geometry::with_subpage_size`] for
+    /// sub-pages).
     pub fn nand(blocks: u64, erase_size: u32, page_size: u32) -> Self {
         Self::new(Geometry::new(
             FlashKind::Nand,
@@ -167,8 +172,8 @@ impl SimFlash {
     }
 
     /// Sets the whole content directly (not counted, no faults), as if the
-    /// flash had been written earlier; NAND pages holding anything but
-    /// `0xff` count as programmed.
+    /// flash had been written earlier; NAND pages (sub-pages) holding
+    /// anything but `0xff` count as programmed.
     ///
     /// # Panics
     ///
@@ -177,7 +182,7 @@ impl SimFlash {
         assert!(content.len() <= self.data.len(), "content fits");
         self.data.fill(0xff);
         self.data[..content.len()].copy_from_slice(content);
-        let page = self.geometry.write_size as usize;
+        let page = self.geometry.subpage_size as usize;
         for (flag, chunk) in self.programmed.iter_mut().zip(self.data.chunks(page)) {
             *flag = chunk.iter().any(|&b| b != 0xff);
         }
@@ -288,7 +293,7 @@ impl Flash for SimFlash {
         let granted = self.spend(u64::from(es)) as usize;
         let start = offset as usize;
         self.data[start..start + granted].fill(0xff);
-        let page = self.geometry.write_size as usize;
+        let page = self.geometry.subpage_size as usize;
         let first_page = start / page;
         for p in first_page..first_page + granted / page {
             self.programmed[p] = false;
@@ -307,7 +312,7 @@ impl Flash for SimFlash {
         if !self.geometry.writable {
             return Err(FlashError::ReadOnly);
         }
-        let page = self.geometry.write_size;
+        let page = self.geometry.subpage_size;
         check_range(&self.geometry, "write", offset, data.len() as u64, page)?;
         let es = u64::from(self.geometry.erase_size);
         let last = offset + (data.len() as u64).saturating_sub(1);
@@ -433,6 +438,35 @@ mod tests {
             Err(FlashError::Reprogram { .. })
         ));
         f.write(16, &[0; 16]).expect("page 1 is free after load");
+    }
+
+    #[test]
+    fn nand_sub_pages_are_programmed_once_per_erase() {
+        let g = Geometry::new(FlashKind::Nand, 128, 64, 16).with_subpage_size(4);
+        let mut f = SimFlash::new(g);
+        f.write(0, &[1; 4]).expect("first sub-page");
+        f.write(4, &[2; 4])
+            .expect("second sub-page of the same page");
+        assert!(matches!(
+            f.write(4, &[3; 4]),
+            Err(FlashError::Reprogram { offset: 4 })
+        ));
+        assert!(matches!(
+            f.write(2, &[3; 4]),
+            Err(FlashError::Range { align: 4, .. })
+        ));
+        f.write(8, &[3; 8]).expect("the rest of the page");
+        assert_eq!(
+            &read_all(&mut f)[..16],
+            &[1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3]
+        );
+        f.erase_block(0).expect("erase");
+        f.write(4, &[4; 4]).expect("after erase");
+        // A whole-page geometry refuses the same sub-page write.
+        assert!(matches!(
+            SimFlash::nand(2, 64, 16).write(0, &[1; 4]),
+            Err(FlashError::Range { align: 16, .. })
+        ));
     }
 
     #[test]

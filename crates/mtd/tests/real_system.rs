@@ -150,6 +150,13 @@ fn bad_blocks_and_ecc_stats_agree_with_sysfs() {
         assert_eq!(g.size, dev.size, "{at}");
         assert_eq!(g.erase_size, dev.erase_size, "{at}");
         assert_eq!(g.write_size, dev.write_size.max(1), "{at}");
+        // Sub-page writes where the kernel allows them (NAND without
+        // NAND_NO_SUBPAGE_WRITE), else whole pages.
+        assert_eq!(
+            g.subpage_size,
+            dev.sub_page_size.unwrap_or(dev.write_size).max(1),
+            "{at}"
+        );
         assert_eq!(g.kind == FlashKind::Nand, dev.mtd_type.is_nand(), "{at}");
         assert_eq!(g.writable, dev.writable(), "{at}");
         let mut bad = 0u32;

@@ -19,6 +19,11 @@
 //!    image). Bad blocks are skipped; on NAND a block that fails to erase
 //!    or program is marked bad and the data goes to the next one.
 //!
+//! A fresh EC header is written alone, in the smallest write the flash
+//! accepts (a 512-byte sub-page on most 2 KiB-page NAND, as mtd-utils
+//! does), so that the VID header may share the first page: UBI writes it
+//! later into the next sub-page.
+//!
 //! It works on any [`mtd::Flash`]: a kernel MTD device or mtd-rs's
 //! simulator, which the tests use.
 
@@ -116,9 +121,10 @@ impl Scan {
 /// Choices of `ubiformat`'s flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Options {
-    /// `-s`: sub-page size (default: the flash's write size).
+    /// `-s`: sub-page size (default: the flash's, [`mtd::Geometry::subpage_size`]).
     pub subpage_size: Option<u32>,
-    /// `-O`: VID header offset (default: after the EC header).
+    /// `-O`: VID header offset (default: the first sub-page after the EC
+    /// header).
     pub vid_hdr_offset: Option<u32>,
     /// `-e`: use this erase counter for every block.
     pub ec: Option<u64>,
@@ -156,17 +162,29 @@ pub enum FormatError {
     /// Bad geometry for UBI.
     #[error(transparent)]
     Geometry(#[from] ImageError),
-    /// The flash layer writes whole pages, but UBI would put the VID header
-    /// in the EC header's page (sub-page layout).
+    /// The VID header would share the EC header's write unit (sub-page, or
+    /// page on NAND without sub-pages): UBI could not write it later.
     #[error(
-        "ubi: the VID header offset {vid} is inside the first {page}-byte page; \
-         formatting needs sub-page writes: use -O {page} (and ubiattach -O {page})"
+        "ubi: the VID header offset {vid} is in the EC header's {unit}-byte write unit (the \
+         sub-page size; the whole page without sub-pages), where UBI could not write it: use \
+         -O {unit} (and ubiattach -O {unit})"
     )]
     SubPage {
         /// VID header offset.
         vid: u32,
-        /// Page size.
-        page: u32,
+        /// The smallest write: the sub-page size in use.
+        unit: u32,
+    },
+    /// `-s` asks for smaller writes than the flash accepts.
+    #[error(
+        "ubi: sub-page size {asked} is smaller than the {flash} bytes this flash writes at \
+         least (its sub-page size)"
+    )]
+    SubPageTooSmall {
+        /// `-s`.
+        asked: u32,
+        /// The flash's sub-page size.
+        flash: u32,
     },
     /// mtd-utils would ask before going on; `-y` says yes.
     #[error("ubi: {0}; use -y to format anyway")]
@@ -294,6 +312,13 @@ pub fn format(
 
     let peb = fg.erase_size;
     let page = fg.write_size;
+    let subpage = opts.subpage_size.unwrap_or(fg.subpage_size);
+    if subpage < fg.subpage_size {
+        return Err(FormatError::SubPageTooSmall {
+            asked: subpage,
+            flash: fg.subpage_size,
+        });
+    }
     let (mut image, image_pebs) = match image {
         Some((reader, len)) => {
             if !len.is_multiple_of(u64::from(peb)) {
@@ -335,15 +360,19 @@ pub fn format(
     let geometry = Geometry::new(&Params {
         peb_size: peb,
         min_io_size: page,
-        subpage_size: opts.subpage_size,
+        subpage_size: Some(subpage),
         vid_hdr_offset,
         ubi_version: crate::media::UBI_VERSION,
         image_seq: image_seq.unwrap_or_else(random_seq),
     })?;
-    if fg.kind == FlashKind::Nand && geometry.vid_hdr_offset < page {
+    // A fresh EC header is written alone, in whole write units (mtd-utils'
+    // `write_size`); UBI later writes the VID header in its own unit.
+    let ec_len = EC_HDR_SIZE.div_ceil(subpage as usize) * subpage as usize;
+    let vid_unit = geometry.vid_hdr_offset / subpage * subpage;
+    if (vid_unit as usize) < ec_len {
         return Err(FormatError::SubPage {
             vid: geometry.vid_hdr_offset,
-            page,
+            unit: subpage,
         });
     }
 
@@ -356,7 +385,12 @@ pub fn format(
     };
     let vtbl = geometry.empty_vtbl();
     let mut layout_written = 0u32;
-    let mut next: Option<Vec<u8>> = first;
+    // One buffer for every image PEB, one for every fresh EC header.
+    let have_first = first.is_some();
+    let mut peb_buf = first.unwrap_or_default();
+    let mut pending = have_first;
+    let mut ec_buf = vec![0xFF_u8; ec_len];
+    let mut layout_buf: Vec<u8>;
     let mut consecutive_bad = 0;
     for block in 0..fg.blocks() {
         if scan.blocks[block as usize] == BlockState::Bad {
@@ -364,42 +398,39 @@ pub fn format(
         }
         let ec = ec_of(block);
         // What goes into this block.
-        let data = if report.image_pebs < image_pebs {
-            let mut buf = match next.take() {
-                Some(b) => b,
-                None => {
-                    let mut b = vec![0u8; peb as usize];
-                    image
-                        .as_mut()
-                        .expect("image_pebs > 0 only with an image")
-                        .read_exact(&mut b)
-                        .map_err(FormatError::Read)?;
-                    b
-                }
-            };
-            let mut hdr = EcHeader::parse(&buf).map_err(|e| {
+        let data: &[u8] = if report.image_pebs < image_pebs {
+            if !pending {
+                peb_buf.resize(peb as usize, 0);
+                image
+                    .as_mut()
+                    .expect("image_pebs > 0 only with an image")
+                    .read_exact(&mut peb_buf)
+                    .map_err(FormatError::Read)?;
+            }
+            pending = true;
+            let mut hdr = EcHeader::parse(&peb_buf).map_err(|e| {
                 FormatError::Image(format!("eraseblock {}: {e}", report.image_pebs))
             })?;
             hdr.ec = ec;
             hdr.image_seq = geometry.image_seq;
-            buf[..EC_HDR_SIZE].copy_from_slice(&hdr.to_bytes());
-            buf
+            peb_buf[..EC_HDR_SIZE].copy_from_slice(&hdr.to_bytes());
+            &peb_buf[..drop_ffs(&peb_buf, page as usize)]
         } else if image_pebs == 0 && !opts.no_volume_table && layout_written < 2 {
-            geometry.layout_peb(&vtbl, layout_written, ec)
+            layout_buf = geometry.layout_peb(&vtbl, layout_written, ec);
+            &layout_buf[..drop_ffs(&layout_buf, page as usize)]
         } else {
-            let mut b = vec![0xFF; page.max(EC_HDR_SIZE as u32) as usize];
-            b[..EC_HDR_SIZE].copy_from_slice(&geometry.ec_header(ec).to_bytes());
-            b
+            ec_buf[..EC_HDR_SIZE].copy_from_slice(&geometry.ec_header(ec).to_bytes());
+            &ec_buf
         };
-        let len = drop_ffs(&data, page as usize);
         let result = flash
             .erase_block(block)
-            .and_then(|()| flash.write(fg.block_offset(block), &data[..len]));
+            .and_then(|()| flash.write(fg.block_offset(block), data));
         match result {
             Ok(()) => {
                 consecutive_bad = 0;
                 if report.image_pebs < image_pebs {
                     report.image_pebs += 1;
+                    pending = false;
                 } else {
                     if image_pebs == 0 && !opts.no_volume_table && layout_written < 2 {
                         layout_written += 1;
@@ -414,9 +445,6 @@ pub fn format(
                 consecutive_bad += 1;
                 if consecutive_bad >= MAX_CONSECUTIVE_BAD {
                     return Err(FormatError::FailingFlash { block });
-                }
-                if report.image_pebs < image_pebs {
-                    next = Some(data);
                 }
             }
             Err(e) => return Err(e.into()),
@@ -612,8 +640,25 @@ mod tests {
     }
 
     #[test]
-    fn sub_page_layout_is_refused_on_nand() {
+    fn sub_page_layouts_need_a_flash_that_writes_sub_pages() {
+        // Whole-page NAND: the VID header needs its own page.
         let mut flash = SimFlash::nand(4, PEB, 2048);
+        let o = Options {
+            vid_hdr_offset: Some(512),
+            ..opts()
+        };
+        let err = format(&mut flash, &o, None).expect_err("-O 512");
+        assert!(
+            matches!(
+                err,
+                FormatError::SubPage {
+                    vid: 512,
+                    unit: 2048
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("use -O 2048"), "{err}");
         let o = Options {
             vid_hdr_offset: None,
             subpage_size: Some(512),
@@ -621,10 +666,108 @@ mod tests {
         };
         assert!(matches!(
             format(&mut flash, &o, None),
-            Err(FormatError::SubPage {
-                vid: 512,
-                page: 2048
+            Err(FormatError::SubPageTooSmall {
+                asked: 512,
+                flash: 2048
             })
         ));
+        assert!(flash.contents().iter().all(|&b| b == 0xFF));
+        // Its default is the second page.
+        let o = Options {
+            vid_hdr_offset: None,
+            ..opts()
+        };
+        format(&mut flash, &o, None).expect("default layout");
+        let report = inspect(&mut flash).expect("inspect");
+        assert_eq!(report.pebs[0].ec.map(|e| e.vid_hdr_offset), Some(2048));
+    }
+
+    fn subpage_nand(blocks: u64) -> SimFlash {
+        SimFlash::new(
+            mtd::Geometry::new(FlashKind::Nand, blocks * u64::from(PEB), PEB, 2048)
+                .with_subpage_size(512),
+        )
+    }
+
+    #[test]
+    fn sub_page_nand_gets_the_vid_header_in_the_first_page_like_mtd_utils() {
+        let mut flash = subpage_nand(8).with_bad_blocks(&[2]);
+        let o = Options {
+            vid_hdr_offset: None,
+            ..opts()
+        };
+        let r = format(&mut flash, &o, None).expect("format");
+        assert_eq!(r.formatted, 7);
+        format(&mut flash, &o, None).expect("again");
+        let report = inspect(&mut flash).expect("inspect");
+        assert_eq!(report.ec_stats(), Some((1, 1, 1)));
+        let ec = report.pebs[0].ec.expect("EC header");
+        assert_eq!((ec.vid_hdr_offset, ec.data_offset), (512, 2048));
+        assert!(report.vtbl.is_some(), "{:?}", report.vtbl_errors);
+        // A fresh EC header is one 512-byte sub-page: the rest of the page
+        // is erased, and UBI can program the VID header's sub-page later.
+        let at = 3 * PEB as usize;
+        assert!(flash.contents()[at + EC_HDR_SIZE..at + PEB as usize]
+            .iter()
+            .all(|&b| b == 0xFF));
+        flash
+            .write(at as u64 + 512, &[0u8; 512])
+            .expect("VID header sub-page still unprogrammed");
+        // -s 2048 on this flash: whole pages, VID header in the second.
+        let o = Options {
+            vid_hdr_offset: None,
+            subpage_size: Some(2048),
+            ..opts()
+        };
+        format(&mut flash, &o, None).expect("-s 2048");
+        let report = inspect(&mut flash).expect("inspect");
+        assert_eq!(report.pebs[0].ec.map(|e| e.vid_hdr_offset), Some(2048));
+        assert_eq!(report.ec_stats(), Some((2, 2, 2)));
+    }
+
+    #[test]
+    fn sub_page_image_is_written_to_sub_page_nand() {
+        let specs =
+            crate::ini::parse("[v]\nmode=ubi\nvol_id=0\nvol_size=1MiB\nvol_name=v\n").expect("ini");
+        let mut p = Params::new(PEB, 2048, 5);
+        p.subpage_size = Some(512);
+        let g = Geometry::new(&p).expect("geometry");
+        let mut plan = Plan::new(g, 0, &specs, None).expect("plan");
+        plan.volumes[0].source = crate::image::Source::Bytes(vec![0x17; 300_000]);
+        plan.volumes[0].data_len = 300_000;
+        let mut img = Vec::new();
+        plan.write(&mut img).expect("image");
+        let mut flash = subpage_nand(12);
+        let len = img.len() as u64;
+        let r = format(&mut flash, &opts_image(), Some((&mut img.as_slice(), len))).expect("image");
+        assert_eq!(r.image_pebs, 5);
+        let report = inspect::scan(&mut flash.contents(), PEB).expect("scan");
+        assert!(report
+            .pebs
+            .iter()
+            .all(|p| p.ec.is_none_or(|e| e.vid_hdr_offset == 512 && e.ec == 0)));
+        assert_eq!(report.volumes[&0].lebs.len(), 3);
+        // The same image on whole-page NAND: refused before writing.
+        let mut flash = SimFlash::nand(12, PEB, 2048);
+        let err = format(&mut flash, &opts_image(), Some((&mut img.as_slice(), len)))
+            .expect_err("whole pages");
+        assert!(
+            matches!(
+                err,
+                FormatError::SubPage {
+                    vid: 512,
+                    unit: 2048
+                }
+            ),
+            "{err}"
+        );
+        assert!(flash.contents().iter().all(|&b| b == 0xFF));
+    }
+
+    fn opts_image() -> Options {
+        Options {
+            vid_hdr_offset: None,
+            ..opts()
+        }
     }
 }

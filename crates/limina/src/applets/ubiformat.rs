@@ -21,8 +21,8 @@ eraseblock's erase counter (+1) and skipping bad blocks.
 
   -f, --flash-image=FILE      UBI image to write (- for stdin, with -S)
   -S, --image-size=BYTES      size of the image on stdin
-  -s, --sub-page-size=BYTES   sub-page size (default: the flash's page)
-  -O, --vid-hdr-offset=NUM    VID header offset (default: after the EC header)
+  -s, --sub-page-size=BYTES   sub-page size (default: the flash's, from sysfs)
+  -O, --vid-hdr-offset=NUM    VID header offset (default: the sub-page after the EC header)
   -e, --erase-counter=NUM     use this erase counter for every eraseblock
   -Q, --image-seq=NUM         image sequence number (default: the image's, else random)
   -x, --ubi-ver=NUM           UBI format version (only 1 exists)
