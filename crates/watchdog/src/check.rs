@@ -61,6 +61,9 @@ impl std::fmt::Display for Check {
 /// `IFF_UP` from `<linux/if.h>`.
 const IFF_UP: u32 = 0x1;
 
+/// Stack of the thread that waits for a `--command` check's child.
+const WAITER_STACK: usize = 64 * 1024;
+
 impl Check {
     /// Runs the check; `Err(reason)` says why it failed.
     pub fn run(&self) -> Result<(), String> {
@@ -116,27 +119,43 @@ fn run_command(command: &str, deadline: Duration) -> Result<(), String> {
         .map_err(|e| format!("cannot run /bin/sh: {e}"))?;
     let pid = child.id();
     // A thread waits so that this one can sleep on the channel until the
-    // deadline: no polling loop.
+    // deadline: no polling loop. It only calls waitpid(), so a small stack
+    // does instead of std's default 2 MiB mapping.
     let (tx, rx) = mpsc::channel();
-    let waiter = std::thread::spawn(move || {
-        let _ = tx.send(child.wait());
-    });
+    let waiter = std::thread::Builder::new()
+        .stack_size(WAITER_STACK)
+        .spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+    let waiter = match waiter {
+        Ok(w) => w,
+        Err(e) => {
+            // The child would run unwatched: kill it instead.
+            kill(pid);
+            return Err(format!("cannot start a thread to wait for it: {e}"));
+        }
+    };
     let result = match rx.recv_timeout(deadline) {
         Ok(Ok(status)) if status.success() => Ok(()),
         Ok(Ok(status)) => Err(format!("failed: {status}")),
         Ok(Err(e)) => Err(format!("wait: {e}")),
         Err(_) => {
-            if let Ok(pid) = i32::try_from(pid) {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
+            kill(pid);
             Err(format!("did not finish within {deadline:?}; killed"))
         }
     };
     let _ = waiter.join();
     result
+}
+
+/// SIGKILL to a command check's child.
+fn kill(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
 }
 
 #[cfg(test)]
