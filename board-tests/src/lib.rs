@@ -44,7 +44,9 @@ mod machine;
 mod modules;
 mod vm;
 
-pub use assets::{guest_bins_dir, guest_limina, vm_assets_dir, workspace_root, MachineAssets};
+pub use assets::{
+    build_dir, guest_bins_dir, guest_limina, vm_assets_dir, workspace_root, MachineAssets,
+};
 pub use error::Error;
 pub use initramfs::Initramfs;
 pub use machine::Machine;

@@ -1,7 +1,9 @@
 //! Service outputs against a real PPPoE peer: Debian's `pppoe-server` in a
 //! network namespace of the x86_64 guest, `pppd` with the rp-pppoe plugin
 //! in the root namespace, joined by a veth pair. Our `ppp-ip-up` and
-//! `ppp-ipv6-up` record the session; hanging up removes the outputs. (The
+//! `ppp-ipv6-up` record the session, `acquire-wan-address` (watching) adds
+//! the default route out of `ppp0` that pppd was not asked for, and
+//! hanging up removes the outputs and what was applied. (The
 //! build machines' kernel has no PPP; Debian's guest kernel has it as
 //! modules.)
 
@@ -30,6 +32,7 @@ fn pppoe_session_published_and_removed() {
             guest_limina(machine)
                 .check("guest limina (scripts/guest-bins x86_64-unknown-linux-gnu)"),
             &[
+                "acquire-wan-address",
                 "output",
                 "ppp-ip-up",
                 "ppp-ip-down",
@@ -86,6 +89,18 @@ fn pppoe_session_published_and_removed() {
          -N 4 -O /etc/ppp/pppoe-server-options </dev/null >/dev/null 2>&1",
     )
     .check("pppoe-server");
+    // The subscriber: applies the wan outputs as they come and go. No
+    // default route exists before (pppd runs without `defaultroute`).
+    assert_eq!(
+        vm.run_ok("/usr/sbin/ip route show default")
+            .check("no default route")
+            .trim(),
+        ""
+    );
+    vm.run_ok(
+        "setsid acquire-wan-address -w -m 5 wan </dev/null >/tmp/acquire.out 2>&1 & echo $! > /tmp/acquire.pid",
+    )
+    .check("acquire-wan-address");
     vm.run_ok(&format!(
         // Away from the console: nothing may touch the harness's tty.
         "setsid /usr/sbin/pppd plugin {PPPD_PLUGIN} nic-vc noauth nodetach usepeerdns +ipv6 \
@@ -142,11 +157,86 @@ fn pppoe_session_published_and_removed() {
         .check("mode");
     assert_eq!(mode.trim(), "640");
 
+    // acquire-wan-address: pppd already put the session address on ppp0,
+    // so it is not ours and stays pppd's; the default route out of ppp0
+    // (pppd ran without `defaultroute`) is ours, with our protocol.
+    let (status, route) = vm
+        .run_timeout(
+            "for i in $(seq 300); do /usr/sbin/ip route show default | grep -q ppp0 && break; sleep 0.2; done; /usr/sbin/ip route show default",
+            Duration::from_secs(120),
+        )
+        .check("wait for the default route");
+    let log = vm
+        .run("cat /tmp/acquire.out")
+        .map(|(_, o)| o)
+        .unwrap_or_default();
+    assert_eq!(status, 0, "{route}\n{log}");
+    assert_eq!(
+        route.trim(),
+        "default dev ppp0 proto 76 scope link metric 5",
+        "{log}"
+    );
+    assert!(
+        log.contains("address 10.64.64.2 peer 10.64.64.1/32 dev ppp0 already present, not ours"),
+        "{log}"
+    );
+    let recorded = vm
+        .run_ok(
+            "ls /run/services/outputs/acquired-wan/route | wc -l; \
+                 ls /run/services/outputs/acquired-wan/address 2>/dev/null | wc -l",
+        )
+        .check("acquired record");
+    assert_eq!(
+        recorded.split_whitespace().collect::<Vec<_>>(),
+        ["1", "0"],
+        "the record holds the route only: {log}"
+    );
+
+    // Debian's 6.1 kernel keeps our IFA_PROTO marker (the record says
+    // `marked`): apply the session address to another interface (vc, our
+    // end of the veth), where it is ours, then release it with -x.
+    let applied = vm
+        .run_ok(
+            "acquire-wan-address -i vc -R -o wan-on-vc wan 2>&1; /usr/sbin/ip -4 -o addr show dev vc; \
+             cat /run/services/outputs/wan-on-vc/address/*/marked; \
+             acquire-wan-address -x -i vc -R -o wan-on-vc wan 2>&1; /usr/sbin/ip -4 -o addr show dev vc | wc -l",
+        )
+        .check("apply on vc");
+    let lines: Vec<&str> = applied.lines().map(str::trim).collect();
+    assert!(
+        lines.len() == 5
+            && lines[0].ends_with("added address 10.64.64.2 peer 10.64.64.1/32 dev vc")
+            && lines[1].contains("inet 10.64.64.2 peer 10.64.64.1/32")
+            && lines[2] == "1"
+            && lines[3].ends_with("removed address 10.64.64.2 peer 10.64.64.1/32 dev vc")
+            && lines[4] == "0",
+        "{applied}"
+    );
+
     // Hang up: ip-down and ipv6-down remove the outputs.
     vm.run_ok("kill $(cat /tmp/pppd.pid)").check("kill pppd");
     let (status, out) = vm
         .run_timeout("for i in $(seq 300); do output wan ip >/dev/null 2>&1; [ $? = 3 ] && break; sleep 0.2; done; output wan ip", Duration::from_secs(120))
         .check("wait for teardown");
     assert_eq!(status, 3, "outputs must be gone after hang-up: {out}");
+    // ... and the subscriber forgets what it applied (ppp0 took the route
+    // with it; the record is what only our applet can remove).
+    let (status, out) = vm
+        .run_timeout(
+            "for i in $(seq 300); do [ -e /run/services/outputs/acquired-wan ] || break; sleep 0.2; done; \
+             ls /run/services/outputs; /usr/sbin/ip route show default; cat /tmp/acquire.out",
+            Duration::from_secs(120),
+        )
+        .check("wait for the record to go");
+    assert!(
+        !out.contains("acquired-wan") && !out.contains("default"),
+        "{status}: {out}"
+    );
+    assert!(
+        out.contains("removed route 0.0.0.0/0 dev ppp0 metric 5"),
+        "{out}"
+    );
+    vm.run_ok("kill $(cat /tmp/acquire.pid)")
+        .check("kill acquire");
     vm.poweroff().check("poweroff");
 }

@@ -1,4 +1,8 @@
 //! Integration tests of limina-kexec, one module per topic.
 
 mod dtc;
+mod images;
+mod layout;
+mod memory;
 mod running;
+mod trampoline;

@@ -14,6 +14,8 @@
 //!   (`{{ output("wan", "ifname") }}`).
 //! - [`adapter`]: turn the environment of busybox `udhcpc`, `odhcp6c` and
 //!   pppd hook scripts into output sets.
+//! - [`acquire`]: apply a service's addresses, routes and delegated
+//!   prefixes to interfaces over rtnetlink, removing only what it added.
 //!
 //! # Example: publish a lease, read it back
 //!
@@ -40,6 +42,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod acquire;
 pub mod adapter;
 mod name;
 mod set;

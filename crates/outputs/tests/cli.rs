@@ -212,6 +212,46 @@ fn ppp_scripts_and_readiness() {
     assert_eq!(code, 3, "last family down: outputs removed");
 }
 
+/// pppd runs its hooks with the notification fd closed: the ppp service's
+/// run script starts `watch-outputs -n FD` beside pppd instead, which
+/// notifies once the hook has published the session.
+#[test]
+#[cfg_attr(
+    not(feature = "cli-tests"),
+    ignore = "runs target/debug/limina: use --features cli-tests"
+)]
+fn watch_outputs_signals_readiness_when_keys_appear() {
+    let tmp = Scratch::new("cli-ready");
+    let bin = applet_dir(&tmp.0, &["watch-outputs", "ppp-ip-up"]);
+    let base = tmp.0.join("outputs");
+    let ready = tmp.0.join("ready");
+    // fd 1 redirected to a file stands for s6's notification pipe.
+    let mut waiter = cmd(&bin, "watch-outputs", &base)
+        .args(["-n", "1", "wan/ip", "wan/peer"])
+        .stdout(std::fs::File::create(&ready).expect("ready file"))
+        .spawn()
+        .expect("starts");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(std::fs::read_to_string(&ready).expect("ready"), "");
+    assert!(
+        waiter.try_wait().expect("status").is_none(),
+        "still waiting"
+    );
+    let status = cmd(&bin, "ppp-ip-up", &base)
+        .args(["ppp0", "/dev/ttyS0", "0", "10.64.64.2", "10.64.64.1", "wan"])
+        .status()
+        .expect("runs");
+    assert!(status.success());
+    let code = wait_for(10, "watch-outputs to exit", || {
+        waiter.try_wait().expect("status")
+    });
+    assert!(code.success());
+    assert_eq!(std::fs::read_to_string(&ready).expect("ready"), "\n");
+    // Already there: notifies at once.
+    let (code, out, err) = run(cmd(&bin, "watch-outputs", &base).args(["-n", "1", "wan/ip"]));
+    assert_eq!((code, out.as_str()), (0, "\n"), "{err}");
+}
+
 #[test]
 #[cfg_attr(
     not(feature = "cli-tests"),

@@ -133,7 +133,15 @@ fn udhcpc_against_dnsmasq() {
         return;
     }
     let tmp = Scratch::new("netns-dhcp");
-    let bin = applet_dir(&tmp.0, &["udhcpc-script", "output", "watch-outputs"]);
+    let bin = applet_dir(
+        &tmp.0,
+        &[
+            "udhcpc-script",
+            "output",
+            "watch-outputs",
+            "acquire-wan-address",
+        ],
+    );
     let base = tmp.0.join("outputs");
     let lease_file = tmp.0.join("dnsmasq.leases");
     let actions = tmp.0.join("actions");
@@ -222,13 +230,32 @@ fn udhcpc_against_dnsmasq() {
         (action_count() == 1).then_some(())
     });
 
-    // A subscriber applies the address (the planned acquire-wan-address), so
-    // that udhcpc can renew by unicast.
-    let (code, _, err) =
-        run(net
-            .exec(&net.client)
-            .args(["ip", "addr", "add", &format!("{ip}/24"), "dev", "vc"]));
-    assert_eq!(code, 0, "{err}");
+    // Our subscriber applies the lease (so that udhcpc can renew by
+    // unicast): the address and the default route via dnsmasq's router.
+    let mut acquire = net.exec(&net.client);
+    acquire
+        .arg(bin.join("acquire-wan-address"))
+        .arg("-d")
+        .arg(&base)
+        .args(["-w", "wan"])
+        .stderr(Stdio::null());
+    net.spawn(acquire);
+    let client_addrs = |net: &Net| {
+        let (_, out, _) =
+            run(Command::new("ip").args(["-n", &net.client, "-j", "addr", "show", "dev", "vc"]));
+        out
+    };
+    wait_for(20, "acquire-wan-address to apply the lease", || {
+        client_addrs(&net)
+            .contains(&format!("\"local\":\"{ip}\",\"prefixlen\":24"))
+            .then_some(())
+    });
+    let (_, routes, _) =
+        run(Command::new("ip").args(["-n", &net.client, "route", "show", "default"]));
+    assert!(
+        routes.contains("default via 10.77.0.1 dev vc proto 76"),
+        "{routes}"
+    );
 
     // Renew (SIGUSR1): the script republishes (a new generation behind the
     // symlink) with the same address; the watcher stays quiet.
@@ -256,6 +283,9 @@ fn udhcpc_against_dnsmasq() {
     });
     wait_for(10, "the watcher's action on release", || {
         (action_count() == 2).then_some(())
+    });
+    wait_for(20, "acquire-wan-address to remove the address", || {
+        (!client_addrs(&net).contains(&format!("\"local\":\"{ip}\""))).then_some(())
     });
     let (code, _, _) = run(Command::new(bin.join("output"))
         .arg("-d")

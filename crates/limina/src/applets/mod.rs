@@ -12,12 +12,16 @@
 
 use crate::dispatch::Applet;
 
+#[cfg(feature = "outputs")]
+mod acquire;
 #[cfg(feature = "mtd")]
 mod flash_erase;
 #[cfg(feature = "mtd")]
 mod flashcp;
 #[cfg(feature = "ifwait")]
 mod ifwait;
+#[cfg(feature = "kexec")]
+mod kexec;
 #[cfg(feature = "mtd")]
 mod mtd_args;
 #[cfg(feature = "mtd")]
@@ -36,6 +40,8 @@ mod output_word;
 mod outputs_cli;
 #[cfg(feature = "outputs")]
 mod ppp_scripts;
+#[cfg(feature = "kexec")]
+mod trial_boot;
 #[cfg(feature = "ubi")]
 mod ubi_args;
 #[cfg(feature = "ubi")]
@@ -67,6 +73,18 @@ mod watchdog;
 
 /// Every applet built in, sorted by name.
 pub static APPLETS: &[Applet] = &[
+    #[cfg(feature = "outputs")]
+    Applet {
+        name: "acquire-delegated-prefix",
+        summary: "apply the LAN address of a delegated IPv6 prefix (rtnetlink)",
+        main: acquire::delegated_prefix,
+    },
+    #[cfg(feature = "outputs")]
+    Applet {
+        name: "acquire-wan-address",
+        summary: "apply a service's addresses and default route (rtnetlink)",
+        main: acquire::wan_address,
+    },
     #[cfg(feature = "mtd")]
     Applet {
         name: "flash_erase",
@@ -84,6 +102,12 @@ pub static APPLETS: &[Applet] = &[
         name: "ifwait",
         summary: "wait for a network interface to be up, running or addressed",
         main: ifwait::main,
+    },
+    #[cfg(feature = "kexec")]
+    Applet {
+        name: "kexec",
+        summary: "load a kernel with an edited device tree and boot it",
+        main: kexec::main,
     },
     #[cfg(feature = "mtd")]
     Applet {
@@ -144,6 +168,12 @@ pub static APPLETS: &[Applet] = &[
         name: "ppp-ipv6-up",
         summary: "pppd ipv6-up hook: publish the IPv6 session as outputs",
         main: ppp_scripts::ipv6_up,
+    },
+    #[cfg(feature = "kexec")]
+    Applet {
+        name: "trial-boot",
+        summary: "boot a new kernel and squashfs root from RAM (phram) with kexec",
+        main: trial_boot::main,
     },
     #[cfg(feature = "ubi")]
     Applet {

@@ -106,6 +106,14 @@ pub fn notify_ready(applet: &str) {
         eprintln!("{applet}: {READY_FD_ENV}={fd:?} is not a file descriptor");
         return;
     };
+    notify_fd(applet, fd);
+}
+
+/// Writes the readiness newline to fd `fd` (reopened through
+/// `/proc/self/fd`, so no unsafe fd adoption), then lets it go: a
+/// supervisor that already got its line has closed the pipe, which is
+/// fine.
+pub fn notify_fd(applet: &str, fd: u32) {
     let path = format!("/proc/self/fd/{fd}");
     match std::fs::OpenOptions::new().write(true).open(&path) {
         Ok(mut f) => {

@@ -4,6 +4,7 @@
 //! watch-outputs [-d DIR] [-1] -r SERVICEDIR           WATCH...
 //! watch-outputs [-d DIR] [-1] -s SIGNAL (-p PID | -P PIDFILE) WATCH...
 //! watch-outputs [-d DIR] [-1] WATCH... -- COMMAND [ARG...]
+//! watch-outputs [-d DIR] -n FD WATCH... [ACTION]
 //! ```
 //!
 //! WATCH is `SERVICE/KEY` (one value) or `SERVICE` (the whole set). Blocks
@@ -12,6 +13,10 @@
 //! SIGNAL, or runs COMMAND (no shell), and goes on watching. `-1` exits after
 //! the first action. Re-publishing the same values, or other keys
 //! changing, does not trigger.
+//!
+//! `-n FD` (readiness for s6, whose `notification-fd` a hook run by pppd
+//! cannot reach): once every WATCH has a value (at once if they already
+//! do), write a newline to FD; without an action, then exit 0.
 //!
 //! Exit codes: 0 after the action with `-1`, 1 the action failed with `-1`
 //! or the watch itself failed, 2 usage. Without `-1` a failed action is
@@ -23,20 +28,23 @@ use std::process::ExitCode;
 
 use limina_outputs::watch::{parse_signal, Action, PidSource, Watched, Watcher};
 
-use super::outputs_cli::{fail, store_and_args, EXIT_USAGE};
+use super::outputs_cli::{fail, notify_fd, store_and_args, EXIT_USAGE};
 
 const USAGE: &str =
-    "usage: watch-outputs [-d DIR] [-1] (-r SERVICEDIR | -s SIGNAL (-p PID | -P PIDFILE)) \
-WATCH... | watch-outputs [-d DIR] [-1] WATCH... -- COMMAND [ARG...]";
+    "usage: watch-outputs [-d DIR] [-1] [-n FD] (-r SERVICEDIR | -s SIGNAL (-p PID | -P PIDFILE)) \
+WATCH... | watch-outputs [-d DIR] [-1] [-n FD] WATCH... -- COMMAND [ARG...] | \
+watch-outputs [-d DIR] -n FD WATCH...";
 
 struct Opts {
     once: bool,
-    action: Action,
+    ready_fd: Option<u32>,
+    action: Option<Action>,
     watched: Vec<Watched>,
 }
 
 fn parse(rest: Vec<OsString>) -> Result<Opts, String> {
     let mut once = false;
+    let mut ready_fd = None;
     let mut restart = None;
     let mut signal = None;
     let mut target = None;
@@ -54,6 +62,10 @@ fn parse(rest: Vec<OsString>) -> Result<Opts, String> {
         };
         match s {
             "-1" | "--once" => once = true,
+            "-n" | "--ready-fd" => {
+                let v = value(s)?;
+                ready_fd = Some(v.parse().map_err(|_| format!("bad fd {v:?}"))?);
+            }
             "-r" | "--restart" => restart = Some(PathBuf::from(value(s)?)),
             "-s" | "--signal" => {
                 let v = value(s)?;
@@ -73,9 +85,10 @@ fn parse(rest: Vec<OsString>) -> Result<Opts, String> {
         }
     }
     let action = match (restart, signal, target, command) {
-        (Some(dir), None, None, None) => Action::Restart(dir),
-        (None, Some(signal), Some(target), None) => Action::Signal { signal, target },
-        (None, None, None, Some(cmd)) if !cmd.is_empty() => Action::Command(cmd),
+        (Some(dir), None, None, None) => Some(Action::Restart(dir)),
+        (None, Some(signal), Some(target), None) => Some(Action::Signal { signal, target }),
+        (None, None, None, Some(cmd)) if !cmd.is_empty() => Some(Action::Command(cmd)),
+        (None, None, None, None) if ready_fd.is_some() => None,
         _ => {
             return Err("give exactly one action: -r DIR, -s SIG with -p/-P, or -- COMMAND".into())
         }
@@ -85,6 +98,7 @@ fn parse(rest: Vec<OsString>) -> Result<Opts, String> {
     }
     Ok(Opts {
         once,
+        ready_fd,
         action,
         watched,
     })
@@ -101,11 +115,22 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         Ok(w) => w,
         Err(e) => return fail("watch-outputs", e, 1),
     };
+    if let Some(fd) = opts.ready_fd {
+        while !watcher.values().iter().all(Option::is_some) {
+            if let Err(e) = watcher.wait() {
+                return fail("watch-outputs", e, 1);
+            }
+        }
+        notify_fd("watch-outputs", fd);
+    }
+    let Some(action) = opts.action else {
+        return ExitCode::SUCCESS;
+    };
     loop {
         if let Err(e) = watcher.wait() {
             return fail("watch-outputs", e, 1);
         }
-        let result = opts.action.run();
+        let result = action.run();
         match (result, opts.once) {
             (Ok(()), true) => return ExitCode::SUCCESS,
             (Err(e), true) => return fail("watch-outputs", e, 1),

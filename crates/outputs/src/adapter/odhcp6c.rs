@@ -11,7 +11,7 @@
 //! | `RA_ROUTES`    | `target/len,gateway,valid,metric`       | `route/<id>`   |
 //! | `RDNSS`, `RA_DNS` | `addr`                               | `dns`, `ra-dns` (lists) |
 //!
-//! Row ids are [`stable_id`](super::stable_id) of `addr/len` (routes: of
+//! Row ids are [`stable_id`] of `addr/len` (routes: of
 //! `target/len via gateway`), so a renewed address keeps its id and a new
 //! one shows up as a new row. Scalars: `ifname`, `domains`, `ra-domains`,
 //! `ra-mtu`, `ra-hoplimit`, `ra-reachable`, `ra-retransmit`, `server`.

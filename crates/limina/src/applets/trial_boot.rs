@@ -1,0 +1,478 @@
+//! `trial-boot`: boot a new firmware's kernel and squashfs root from RAM.
+//!
+//! ```text
+//! trial-boot [--dtb FILE] [--command-line STR] [--append STR] [--initrd FILE]
+//!            [--address ADDR] [--root DEV] [--name NAME] [-l|--load-only]
+//!            [-n|--dry-run] KERNEL ROOTFS
+//! ```
+//!
+//! The root file system goes into a free, 1 MiB-aligned region of RAM (or
+//! `--address`) that the running device tree gets as a `no-map`
+//! `/reserved-memory/phram@ADDR` node; `/chosen/bootargs` becomes the
+//! running command line without its `root=`, `rootfstype=` and `phram`
+//! words, plus `phram.phram=NAME,ADDR,SIZE root=/dev/mtdblockN
+//! rootfstype=squashfs` and `--append`. Kernel, tree, root file system and
+//! the optional initramfs are loaded with `kexec_load` and executed, unless
+//! `-l` (load only; `limina kexec -e` later) or `-n` (print the plan, load
+//! nothing).
+//!
+//! Everything is read and checked — kernel format and architecture,
+//! squashfs header, device tree, placement in RAM — before anything is
+//! loaded. Exit codes: 0 loaded (or planned), 1 any error (one line on
+//! stderr; nothing loaded), 2 bad usage. See `docs/trial-boot.md`.
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use kexec::dtb::{Fdt, ReservedRegion, SYSFS_FDT};
+use kexec::{sys, Arch, KernelImage, Layout, MemoryMap, Range};
+
+use super::kexec::{edit_dtb, random};
+
+const USAGE: &str = "usage: trial-boot [--dtb FILE] [--command-line STR] [--append STR] \
+[--initrd FILE] [--address ADDR] [--root DEV] [--name NAME] [-l|--load-only] [-n|--dry-run] \
+KERNEL ROOTFS";
+
+/// Alignment of the root file system region.
+const REGION_ALIGN: u64 = 1 << 20;
+/// The region's size is a multiple of this: phram wants a multiple of its
+/// erase size (the page size, at most 64 KiB).
+const SIZE_GRANULE: u64 = 64 << 10;
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Args {
+    dtb: Option<String>,
+    command_line: Option<String>,
+    append: Vec<String>,
+    initrd: Option<String>,
+    address: Option<u64>,
+    root: Option<String>,
+    name: Option<String>,
+    load_only: bool,
+    dry_run: bool,
+    kernel: String,
+    rootfs: String,
+}
+
+enum Parsed {
+    Run(Box<Args>),
+    Help,
+}
+
+fn parse_number(s: &str) -> Result<u64, String> {
+    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    r.map_err(|_| format!("'{s}' is not a number"))
+}
+
+fn parse(args: Vec<String>) -> Result<Parsed, String> {
+    let mut a = Args::default();
+    let mut positional = Vec::new();
+    let mut rest = args.into_iter().skip(1);
+    while let Some(arg) = rest.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| -> Result<String, String> {
+            inline
+                .clone()
+                .or_else(|| rest.next())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match flag.as_str() {
+            "--dtb" => a.dtb = Some(value("--dtb")?),
+            "--command-line" => a.command_line = Some(value("--command-line")?),
+            "--append" => a.append.push(value("--append")?),
+            "--initrd" => a.initrd = Some(value("--initrd")?),
+            "--address" => a.address = Some(parse_number(&value("--address")?)?),
+            "--root" => a.root = Some(value("--root")?),
+            "--name" => a.name = Some(value("--name")?),
+            "-l" | "--load-only" => a.load_only = true,
+            "-n" | "--dry-run" => a.dry_run = true,
+            "-h" | "--help" => return Ok(Parsed::Help),
+            f if f.starts_with('-') && f.len() > 1 => return Err(format!("unknown option '{f}'")),
+            _ => positional.push(arg),
+        }
+    }
+    let [kernel, rootfs]: [String; 2] = positional
+        .try_into()
+        .map_err(|_| "expected KERNEL and ROOTFS".to_string())?;
+    a.kernel = kernel;
+    a.rootfs = rootfs;
+    if let Some(n) = &a.name {
+        if n.is_empty() || n.contains([',', ' ']) {
+            return Err(format!(
+                "--name '{n}': must be non-empty, without ',' or spaces"
+            ));
+        }
+    }
+    Ok(Parsed::Run(Box::new(a)))
+}
+
+/// Words of a command line that describe the *old* root: trial-boot
+/// replaces them.
+fn is_root_word(w: &str) -> bool {
+    const KEYS: &[&str] = &[
+        "root",
+        "rootfstype",
+        "rootflags",
+        "phram.phram",
+        "phram",
+        "ubi.mtd",
+        "ubi.block",
+        "initrd",
+        "rd_start",
+        "rd_size",
+    ];
+    let key = w.split_once('=').map_or(w, |(k, _)| k);
+    KEYS.contains(&key)
+}
+
+/// The running command line without the words naming its root.
+fn base_cmdline(running: &str) -> Vec<String> {
+    running
+        .split_whitespace()
+        .filter(|w| !is_root_word(w))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Checks a squashfs 4.0 superblock ("hsqs", little-endian on every arch)
+/// and that the image holds the bytes it says it uses.
+fn check_squashfs(path: &str, data: &[u8]) -> Result<(), String> {
+    if data.len() < 96 || &data[..4] != b"hsqs" {
+        return Err(format!(
+            "{path}: not a squashfs image (no 'hsqs' superblock); trial-boot needs a squashfs root"
+        ));
+    }
+    let major = u16::from_le_bytes([data[28], data[29]]);
+    if major != 4 {
+        return Err(format!(
+            "{path}: squashfs version {major}, the kernel reads 4"
+        ));
+    }
+    let mut used = [0u8; 8];
+    used.copy_from_slice(&data[40..48]);
+    let used = u64::from_le_bytes(used);
+    if used > data.len() as u64 {
+        return Err(format!(
+            "{path}: truncated squashfs: the superblock says {used} bytes, the file has {}",
+            data.len()
+        ));
+    }
+    Ok(())
+}
+
+/// `root=` for the new kernel when `--root` is not given. A built-in
+/// phram creates its device from the command line when its initcall runs:
+/// `drivers/mtd/devices/` is linked before `mtdram`, `nand/`, `spi-nor/`
+/// and the SPI controllers in `drivers/spi/`, so the phram device is
+/// `mtd0` (measured on the malta bench: before mtdram and nandsim). Only
+/// `drivers/mtd/maps/` flash (physmap) registers earlier; boards with it
+/// pass `--root`.
+const DEFAULT_ROOT: &str = "/dev/mtdblock0";
+
+/// The highest `align`ed start of `size` free bytes: inside one RAM range,
+/// below `max` (if any), clear of `taken` and of the ranges the memory map
+/// reserves. The top of RAM is the farthest from where the new kernel and
+/// its early allocations live.
+fn highest_free(
+    memory: &MemoryMap,
+    taken: &[Range],
+    max: Option<u64>,
+    size: u64,
+    align: u64,
+) -> Option<u64> {
+    let mut ram = memory.ram.clone();
+    ram.sort_by_key(|r| std::cmp::Reverse(r.start));
+    for r in ram {
+        let end = max.map_or(r.end, |m| m.min(r.end));
+        let Some(mut at) = end.checked_sub(size).map(|a| a - a % align) else {
+            continue;
+        };
+        while at >= r.start {
+            let want = Range::at(at, size);
+            match taken
+                .iter()
+                .chain(&memory.reserved)
+                .find(|t| t.overlaps(&want))
+            {
+                None => return Some(at),
+                // Jump below the obstacle.
+                Some(t) => match t.start.checked_sub(size) {
+                    Some(a) => at = a - a % align,
+                    None => break,
+                },
+            }
+        }
+    }
+    None
+}
+
+/// Reads `path` into a buffer with room for its padding to
+/// [`SIZE_GRANULE`], so padding never copies the image.
+fn read_padded(path: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+    let len = f.metadata().map_err(|e| format!("{path}: {e}"))?.len();
+    let cap = usize::try_from(len.next_multiple_of(SIZE_GRANULE))
+        .map_err(|_| format!("{path}: {len} bytes do not fit in memory"))?;
+    let mut data = Vec::with_capacity(cap);
+    f.read_to_end(&mut data)
+        .map_err(|e| format!("{path}: {e}"))?;
+    Ok(data)
+}
+
+fn read(path: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{path}: {e}"))
+}
+
+fn run(a: &Args) -> Result<(), String> {
+    let log = |m: &str| eprintln!("trial-boot: {m}");
+
+    let kernel_bytes = read(&a.kernel)?;
+    let kernel = KernelImage::parse(&kernel_bytes).map_err(|e| format!("{}: {e}", a.kernel))?;
+    drop(kernel_bytes);
+    match Arch::running() {
+        Some(arch) if arch == kernel.arch => {}
+        running => {
+            return Err(format!(
+                "{}: a kernel for {}, this system is {}",
+                a.kernel,
+                kernel.arch.name(),
+                running.map_or("unknown", Arch::name)
+            ));
+        }
+    }
+    let rootfs = read_padded(&a.rootfs)?;
+    check_squashfs(&a.rootfs, &rootfs)?;
+    let initrd = a.initrd.as_deref().map(read).transpose()?;
+
+    let dtb_path = a.dtb.as_deref().unwrap_or(SYSFS_FDT);
+    let mut fdt =
+        Fdt::read(dtb_path).map_err(|e| format!("{dtb_path}: not a usable device tree: {e}"))?;
+    let memory = match MemoryMap::read_iomem() {
+        Ok(m) if !m.ram.is_empty() => m,
+        _ => MemoryMap::from_fdt(&fdt).map_err(|e| e.to_string())?,
+    };
+    let running_cmdline = match &a.command_line {
+        Some(c) => c.clone(),
+        None => {
+            std::fs::read_to_string("/proc/cmdline").map_err(|e| format!("/proc/cmdline: {e}"))?
+        }
+    };
+
+    let mut layout = Layout::new(kernel.arch, memory).with_page_size(sys::page_size());
+    let placed = layout.add_kernel(&kernel).map_err(|e| e.to_string())?;
+    log(&format!(
+        "kernel {}: {} {:?}, entry {:#x}, at {}",
+        a.kernel,
+        kernel.arch.name(),
+        kernel.format,
+        placed.entry,
+        placed.footprint
+    ));
+
+    let size = (rootfs.len() as u64).next_multiple_of(SIZE_GRANULE);
+    let address = match a.address {
+        Some(at) if !at.is_multiple_of(REGION_ALIGN) => {
+            return Err(format!("--address {at:#x} is not 1 MiB aligned"));
+        }
+        Some(at) => at,
+        None => {
+            let mut taken: Vec<Range> = layout.segments().iter().map(|s| s.range()).collect();
+            taken.push(placed.footprint);
+            highest_free(
+                layout.memory(),
+                &taken,
+                layout.max_address(),
+                size,
+                REGION_ALIGN,
+            )
+            .ok_or_else(|| {
+                format!("no free RAM for the root file system ({size} bytes, 1 MiB aligned)")
+            })?
+        }
+    };
+    let mut padded = rootfs;
+    let image_len = padded.len();
+    padded.resize(size as usize, 0);
+    layout
+        .add_fixed("rootfs", address, padded)
+        .map_err(|e| e.to_string())?;
+    log(&format!(
+        "rootfs {}: squashfs, {image_len} bytes at {address:#x} (region {size:#x})",
+        a.rootfs
+    ));
+
+    let name = a.name.as_deref().unwrap_or("rootfs");
+    let root = match &a.root {
+        Some(r) => r.clone(),
+        None => DEFAULT_ROOT.to_string(),
+    };
+    let mut words = base_cmdline(&running_cmdline);
+    words.push(format!("phram.phram={name},{address:#x},{size:#x}"));
+    words.push(format!("root={root}"));
+    words.push("rootfstype=squashfs".into());
+    words.extend(a.append.iter().cloned());
+    let bootargs = words.join(" ");
+
+    fdt.add_reserved_memory(&ReservedRegion {
+        name: "phram".into(),
+        address,
+        size,
+        compatible: None,
+        no_map: true,
+    })
+    .map_err(|e| format!("{dtb_path}: {e}"))?;
+    let initrd_range = match initrd {
+        Some(data) => {
+            let r = layout.add_initrd(data).map_err(|e| e.to_string())?;
+            log(&format!(
+                "initrd {}: at {r}",
+                a.initrd.as_deref().unwrap_or_default()
+            ));
+            Some(r)
+        }
+        None => None,
+    };
+    // Command line, initrd (or none: the running tree's linux,initrd-*
+    // name the old one), fresh rng-seed/kaslr-seed, no crash properties.
+    let seed = random::<72>().map_err(|e| e.to_string())?;
+    edit_dtb(&mut fdt, initrd_range, Some(&bootargs), &seed)
+        .map_err(|e| format!("{dtb_path}: {e}"))?;
+    log(&format!("bootargs: {bootargs}"));
+    layout.add_dtb(fdt.to_bytes()).map_err(|e| e.to_string())?;
+    let plan = layout.finish().map_err(|e| e.to_string())?;
+    for line in plan.describe() {
+        log(&line);
+    }
+    if a.dry_run {
+        log("dry run: nothing loaded");
+        return Ok(());
+    }
+    plan.load().map_err(|e| e.to_string())?;
+    if a.load_only {
+        log("loaded; `limina kexec -e` boots it");
+        return Ok(());
+    }
+    log("loaded; executing");
+    match sys::exec() {
+        Ok(never) => match never {},
+        Err(e) => Err(format!("{e} (the image stays loaded)")),
+    }
+}
+
+/// Entry point.
+pub fn main(args: Vec<OsString>) -> ExitCode {
+    let args: Vec<String> = args
+        .into_iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    match parse(args) {
+        Ok(Parsed::Help) => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Ok(Parsed::Run(a)) => match run(&a) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("trial-boot: {e}; nothing loaded");
+                ExitCode::from(1)
+            }
+        },
+        Err(e) => {
+            eprintln!("trial-boot: {e}\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        std::iter::once("trial-boot")
+            .chain(s.split_whitespace())
+            .map(String::from)
+            .collect()
+    }
+
+    #[test]
+    fn flags_and_positionals() {
+        let Ok(Parsed::Run(a)) = parse(args(
+            "--dtb /t.dtb --append a=1 --append=b --address 0x4000000 -l --initrd i k r",
+        )) else {
+            panic!("parse failed")
+        };
+        assert_eq!(a.dtb.as_deref(), Some("/t.dtb"));
+        assert_eq!(a.append, ["a=1", "b"]);
+        assert_eq!(a.address, Some(0x400_0000));
+        assert!(a.load_only && !a.dry_run);
+        assert_eq!((a.kernel.as_str(), a.rootfs.as_str()), ("k", "r"));
+    }
+
+    #[test]
+    fn bad_usage() {
+        assert!(parse(args("k")).is_err());
+        assert!(parse(args("k r x")).is_err());
+        assert!(parse(args("--address zz k r")).is_err());
+        assert!(parse(args("--bogus k r")).is_err());
+        assert!(parse(args("--name a,b k r")).is_err());
+        assert!(parse(args("--dtb")).is_err());
+    }
+
+    #[test]
+    fn old_root_words_are_dropped() {
+        let base = base_cmdline(
+            "console=ttyS0,115200 root=/dev/mtdblock3 rootfstype=squashfs phram.phram=x,1,2 \
+             ubi.mtd=ubi rootwait quiet",
+        );
+        assert_eq!(base, ["console=ttyS0,115200", "rootwait", "quiet"]);
+    }
+
+    fn squashfs_header(used: u64, len: usize) -> Vec<u8> {
+        let mut d = vec![0u8; len];
+        d[..4].copy_from_slice(b"hsqs");
+        d[28..30].copy_from_slice(&4u16.to_le_bytes());
+        d[40..48].copy_from_slice(&used.to_le_bytes());
+        d
+    }
+
+    #[test]
+    fn squashfs_checks() {
+        assert!(check_squashfs("r", &squashfs_header(4096, 4096)).is_ok());
+        let err = |d: &[u8]| check_squashfs("r", d).err().unwrap_or_default();
+        assert!(err(b"070701...").contains("not a squashfs"));
+        assert!(err(&squashfs_header(8192, 4096)).contains("truncated"));
+        let mut v3 = squashfs_header(4096, 4096);
+        v3[28] = 3;
+        assert!(err(&v3).contains("version 3"));
+    }
+
+    #[test]
+    fn rootfs_goes_to_the_top_of_ram_clear_of_everything() {
+        let memory = MemoryMap::new(
+            vec![Range::new(0, 0x1000_0000)],
+            vec![Range::new(0x0ff0_0000, 0x0ff4_0000)],
+        );
+        let mib = 1 << 20;
+        // Below the reserved range at the top.
+        assert_eq!(
+            highest_free(&memory, &[], None, 0x30_0000, mib),
+            Some(0x0fc0_0000)
+        );
+        // Below a segment in the way, and below the limit.
+        let taken = [Range::new(0x0f00_0000, 0x0fc0_0000)];
+        assert_eq!(
+            highest_free(&memory, &taken, Some(0x0fc0_0000), 0x30_0000, mib),
+            Some(0x0ed0_0000)
+        );
+        // Too big.
+        assert_eq!(highest_free(&memory, &[], None, 0x2000_0000, mib), None);
+    }
+}
