@@ -6,6 +6,9 @@
 #                 squashfs: what goes into the "firmware" partition
 #                 (0xfa0000 bytes at 0x60000); refused if it does not fit
 #   boot.scr      (Buildroot, from boot.cmd) the TFTP boot script
+#   vmlinux       the ELF kernel, copied from the kernel build: what
+#                 `limina trial-boot vmlinux rootfs.squashfs` loads from a
+#                 running Limina (docs/trial-boot.md)
 # Usage: post-image.sh BINARIES_DIR BOARD_DIR
 set -eu
 
@@ -39,3 +42,10 @@ if [ "$size" -gt "$firmware_max" ]; then
 	exit 1
 fi
 printf 'post-image: firmware.bin %d bytes of %d (%d%%)\n' "$size" "$firmware_max" $((size * 100 / firmware_max))
+
+for elf in "${BUILD_DIR:-/nonexistent}"/linux-[0-9]*/vmlinux; do
+	if [ -f "$elf" ]; then
+		cp "$elf" vmlinux
+		echo "post-image: vmlinux (ELF, for trial-boot) from $elf"
+	fi
+done

@@ -163,24 +163,40 @@ impl KernelImage {
     /// is inconsistent or truncated, [`Error::Unsupported`] for a bzImage
     /// (which only `kexec_file_load` loads) or a 64-bit MIPS ELF.
     pub fn parse(data: &[u8]) -> Result<KernelImage> {
-        match detect(data)? {
-            Format::MipsElf => parse_mips_elf(data),
-            Format::ArmZimage => parse_zimage(data),
-            Format::Arm64Image => parse_arm64(data),
-            Format::X86BzImage => Err(Error::Unsupported(
-                "an x86 bzImage is loaded by the kernel itself: use kexec_file_load (-s)".into(),
-            )),
-        }
+        Ok(parse_any(data, true)?.0)
     }
 
-    /// Read a file and [`parse`](Self::parse) it.
+    /// Like [`parse`](Self::parse), but takes the bytes and reuses their
+    /// buffer for the loaded data instead of copying it (a kernel with one
+    /// `PT_LOAD`, a zImage, an arm64 Image), so that memory peaks at one
+    /// copy of the kernel rather than two.
+    pub fn from_vec(mut data: Vec<u8>) -> Result<KernelImage> {
+        let (mut image, ranges) = parse_any(&data, false)?;
+        match &mut image.placement {
+            Placement::Relocatable { data: d, .. } => *d = data,
+            Placement::Fixed { parts, .. } => {
+                if let [only] = ranges.as_slice() {
+                    data.truncate(only.end);
+                    data.drain(..only.start);
+                    parts[0].data = data;
+                } else {
+                    for (part, r) in parts.iter_mut().zip(ranges) {
+                        part.data = data[r].to_vec();
+                    }
+                }
+            }
+        }
+        Ok(image)
+    }
+
+    /// Read a file and parse it ([`from_vec`](Self::from_vec)).
     pub fn read(path: impl AsRef<std::path::Path>) -> Result<KernelImage> {
         let path = path.as_ref();
         let data = std::fs::read(path).map_err(|source| Error::Io {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&data)
+        Self::from_vec(data)
     }
 
     /// Bytes the kernel occupies once loaded (sum of its parts' memory
@@ -190,6 +206,20 @@ impl KernelImage {
             Placement::Fixed { parts, .. } => parts.iter().map(|p| p.mem_size).sum(),
             Placement::Relocatable { footprint, .. } => *footprint,
         }
+    }
+}
+
+/// Parses `data`; with `copy` the loaded bytes are copied into the image,
+/// without it they are left empty and the file ranges of the `PT_LOAD`
+/// parts are returned (in part order) for [`KernelImage::from_vec`].
+fn parse_any(data: &[u8], copy: bool) -> Result<(KernelImage, Vec<std::ops::Range<usize>>)> {
+    match detect(data)? {
+        Format::MipsElf => parse_mips_elf(data, copy),
+        Format::ArmZimage => Ok((parse_zimage(data, copy)?, Vec::new())),
+        Format::Arm64Image => Ok((parse_arm64(data, copy)?, Vec::new())),
+        Format::X86BzImage => Err(Error::Unsupported(
+            "an x86 bzImage is loaded by the kernel itself: use kexec_file_load (-s)".into(),
+        )),
     }
 }
 
@@ -208,7 +238,7 @@ pub fn mips_virt_to_phys(addr: u64) -> Option<u64> {
     }
 }
 
-fn parse_mips_elf(data: &[u8]) -> Result<KernelImage> {
+fn parse_mips_elf(data: &[u8], copy: bool) -> Result<(KernelImage, Vec<std::ops::Range<usize>>)> {
     let f = Format::MipsElf;
     if data.get(4) == Some(&elf::ELFCLASS64) {
         return Err(Error::Unsupported(
@@ -232,6 +262,7 @@ fn parse_mips_elf(data: &[u8]) -> Result<KernelImage> {
     let entry = mips_virt_to_phys(entry_virt)
         .ok_or_else(|| bad(f, format!("entry {entry_virt:#x} is not in KSEG0/KSEG1")))?;
     let mut parts = Vec::new();
+    let mut ranges = Vec::new();
     for ph in hdr.program_headers(endian, data).map_err(|e| bad(f, e))? {
         if ph.p_type(endian) != elf::PT_LOAD {
             continue;
@@ -249,9 +280,12 @@ fn parse_mips_elf(data: &[u8]) -> Result<KernelImage> {
         if mem_size == 0 {
             continue;
         }
+        // `bytes` is a subslice of `data`: its offset, for from_vec.
+        let start = bytes.as_ptr() as usize - data.as_ptr() as usize;
+        ranges.push(start..start + bytes.len());
         parts.push(FixedPart {
             address,
-            data: bytes.to_vec(),
+            data: if copy { bytes.to_vec() } else { Vec::new() },
             mem_size,
         });
     }
@@ -264,15 +298,18 @@ fn parse_mips_elf(data: &[u8]) -> Result<KernelImage> {
     if !inside {
         return Err(bad(f, format!("entry {entry:#x} is outside every PT_LOAD")));
     }
-    Ok(KernelImage {
-        arch,
-        format: f,
-        placement: Placement::Fixed { parts, entry },
-        flags: 0,
-    })
+    Ok((
+        KernelImage {
+            arch,
+            format: f,
+            placement: Placement::Fixed { parts, entry },
+            flags: 0,
+        },
+        ranges,
+    ))
 }
 
-fn parse_zimage(data: &[u8]) -> Result<KernelImage> {
+fn parse_zimage(data: &[u8], copy: bool) -> Result<KernelImage> {
     let f = Format::ArmZimage;
     // A big-endian zImage stores its header words big-endian.
     let big = le32(data, ZIMAGE_MAGIC_OFF) == Some(ZIMAGE_MAGIC.swap_bytes());
@@ -298,7 +335,7 @@ fn parse_zimage(data: &[u8]) -> Result<KernelImage> {
         arch: Arch::Arm,
         format: f,
         placement: Placement::Relocatable {
-            data: data.to_vec(),
+            data: if copy { data.to_vec() } else { Vec::new() },
             offset: ZIMAGE_OFFSET,
             base_align: ZIMAGE_BASE_ALIGN,
             footprint,
@@ -351,7 +388,7 @@ impl Arm64Header {
     }
 }
 
-fn parse_arm64(data: &[u8]) -> Result<KernelImage> {
+fn parse_arm64(data: &[u8], copy: bool) -> Result<KernelImage> {
     let f = Format::Arm64Image;
     let h = Arm64Header::parse(data)?;
     if h.image_size == 0 {
@@ -374,7 +411,7 @@ fn parse_arm64(data: &[u8]) -> Result<KernelImage> {
         arch: Arch::Aarch64,
         format: f,
         placement: Placement::Relocatable {
-            data: data.to_vec(),
+            data: if copy { data.to_vec() } else { Vec::new() },
             offset: h.text_offset,
             base_align: ARM64_BASE_ALIGN,
             footprint: h.image_size.max(data.len() as u64),

@@ -219,6 +219,13 @@ impl Layout {
     /// or a second kernel, [`Error::TooBig`] if it is larger than RAM,
     /// [`Error::OutsideRam`]/[`Error::Overlap`]/[`Error::NoRoom`].
     pub fn add_kernel(&mut self, image: &KernelImage) -> Result<PlacedKernel> {
+        self.take_kernel(image.clone())
+    }
+
+    /// [`add_kernel`](Layout::add_kernel), moving the image's bytes into
+    /// the layout instead of copying them (a kernel is megabytes; on a
+    /// router with 64 MiB that matters).
+    pub fn take_kernel(&mut self, image: KernelImage) -> Result<PlacedKernel> {
         if image.arch != self.arch {
             return Err(Error::Unsupported(format!(
                 "a {} kernel cannot be loaded on {}",
@@ -238,7 +245,7 @@ impl Layout {
                 ram,
             });
         }
-        let placed = match &image.placement {
+        let placed = match image.placement {
             Placement::Fixed { parts, entry } => {
                 let mut ranges = Vec::new();
                 for (i, p) in parts.iter().enumerate() {
@@ -260,17 +267,22 @@ impl Layout {
                     }
                     ranges.push(r);
                 }
-                for (i, (p, r)) in parts.iter().zip(&ranges).enumerate() {
+                for (i, (p, r)) in parts.into_iter().zip(&ranges).enumerate() {
                     // Pad the front so the segment starts on a page.
                     let lead = (p.address - r.start) as usize;
-                    let mut data = vec![0u8; lead];
-                    data.extend_from_slice(&p.data);
+                    let data = if lead == 0 {
+                        p.data
+                    } else {
+                        let mut d = vec![0u8; lead];
+                        d.extend_from_slice(&p.data);
+                        d
+                    };
                     self.push(&format!("kernel part {i}"), r.start, data, r.len());
                 }
                 let start = ranges.iter().map(|r| r.start).min().unwrap_or(0);
                 let end = ranges.iter().map(|r| r.end).max().unwrap_or(0);
                 PlacedKernel {
-                    entry: *entry,
+                    entry,
                     footprint: Range::new(start, end),
                 }
             }
@@ -280,15 +292,15 @@ impl Layout {
                 base_align,
                 footprint,
             } => {
-                let need = self.round(*footprint)?;
+                let need = self.round(footprint)?;
                 let mut found = None;
-                let want = |load: u64| Range::new(load - *offset, load + need);
+                let want = |load: u64| Range::new(load - offset, load + need);
                 'ranges: for r in &self.memory.ram {
-                    let Some(mut base) = align_up(r.start, *base_align) else {
+                    let Some(mut base) = align_up(r.start, base_align) else {
                         continue;
                     };
                     loop {
-                        let Some(load) = base.checked_add(*offset) else {
+                        let Some(load) = base.checked_add(offset) else {
                             continue 'ranges;
                         };
                         let fp = want(load);
@@ -300,7 +312,7 @@ impl Layout {
                                 found = Some(load);
                                 break 'ranges;
                             }
-                            Some((c, _)) => match align_up(c.end, *base_align) {
+                            Some((c, _)) => match align_up(c.end, base_align) {
                                 Some(b) if b > base => base = b,
                                 _ => continue 'ranges,
                             },
@@ -310,7 +322,7 @@ impl Layout {
                 let load = found.ok_or_else(|| Error::NoRoom {
                     name: "kernel".into(),
                     size: need,
-                    align: *base_align,
+                    align: base_align,
                 })?;
                 if !load.is_multiple_of(self.page_size) {
                     return Err(Error::Misaligned {
@@ -323,9 +335,9 @@ impl Layout {
                 // The kernel also owns what lies between the aligned base
                 // and its load address (ARM keeps its first page tables
                 // there).
-                let fp = Range::new(load - *offset, load + need);
-                self.push("kernel", load, data.clone(), seg_len);
-                if *offset > 0 {
+                let fp = Range::new(load - offset, load + need);
+                self.push("kernel", load, data, seg_len);
+                if offset > 0 {
                     self.claims
                         .push((Range::new(fp.start, load), "kernel (below text)".into()));
                 }

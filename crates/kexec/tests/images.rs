@@ -262,3 +262,39 @@ fn not_a_kernel_is_a_clear_error() {
     let e = KernelImage::parse(&bz).expect_err("error");
     assert!(e.to_string().contains("kexec_file_load"), "{e}");
 }
+
+#[test]
+fn from_vec_reuses_the_buffer_and_equals_parse() {
+    let one = mips_elf(
+        true,
+        0x8010_0400,
+        &[(0x8010_0000, 0x8010_0000, 0x3000, 0x5000)],
+    );
+    let two = mips_elf(
+        false,
+        0x8010_0400,
+        &[
+            (0x8010_0000, 0x8010_0000, 0x2000, 0x2000),
+            (0x8020_0000, 0x8020_0000, 0x1800, 0x4000),
+        ],
+    );
+    for image in [
+        one,
+        two,
+        zimage(0x4000, false),
+        arm64_image(0x8_0000, 0x10_0000, 0b1010, 0x2000),
+    ] {
+        let parsed = KernelImage::parse(&image).expect("parse");
+        let owned = KernelImage::from_vec(image.clone()).expect("from_vec");
+        assert_eq!(owned, parsed);
+    }
+    // Errors are the same too.
+    let mut bad = zimage(0x4000, false);
+    bad[0x2c..0x30].copy_from_slice(&0x10u32.to_le_bytes());
+    assert_eq!(
+        KernelImage::from_vec(bad.clone())
+            .err()
+            .map(|e| e.to_string()),
+        KernelImage::parse(&bad).err().map(|e| e.to_string())
+    );
+}

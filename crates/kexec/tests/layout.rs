@@ -271,3 +271,23 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn take_kernel_equals_add_kernel() {
+    let elf = mips_elf(
+        true,
+        0x8010_0400,
+        &[(0x8010_0200, 0x8010_0200, 0x3000, 0x5000)],
+    );
+    let image = KernelImage::parse(&elf).expect("elf");
+    let mut a = Layout::new(Arch::Mips, ram(&[(0, 0x0400_0000)]));
+    let mut b = a.clone();
+    assert_eq!(
+        a.add_kernel(&image).expect("add"),
+        b.take_kernel(image).expect("take")
+    );
+    assert_eq!(a.segments(), b.segments());
+    // The part did not start on a page: the segment is padded in front.
+    assert_eq!(a.segments()[0].address, 0x10_0000);
+    assert_eq!(a.segments()[0].data[..0x200], [0u8; 0x200]);
+}

@@ -263,13 +263,14 @@ fn load_file(args: &Args, kernel: &str) -> Res<()> {
 /// `-l`: kexec_load with our own loader and layout.
 fn load(args: &Args, kernel: &str) -> Res<()> {
     let arch = Arch::running().ok_or("kexec_load is not supported on this architecture")?;
-    let image = KernelImage::parse(&read(kernel)?).map_err(|e| about(kernel, e))?;
+    let image = KernelImage::from_vec(read(kernel)?).map_err(|e| about(kernel, e))?;
     if arch == Arch::X86_64 {
         return Err("on x86_64 use -s (kexec_file_load)".into());
     }
     let memory = MemoryMap::read_iomem()?;
     let mut layout = Layout::new(arch, memory).with_page_size(sys::page_size());
-    layout.add_kernel(&image)?;
+    let format = image.format;
+    layout.take_kernel(image)?;
 
     let dtb_path = args.dtb.as_deref().unwrap_or(SYSFS_FDT);
     let mut fdt = Fdt::parse(&read(dtb_path)?).map_err(|e| about(dtb_path, e))?;
@@ -283,7 +284,7 @@ fn load(args: &Args, kernel: &str) -> Res<()> {
     layout.add_dtb(fdt.to_bytes())?;
     let plan = layout.finish()?;
     if args.debug {
-        eprintln!("kexec: {} entry {:#x}", image.format.name(), plan.entry);
+        eprintln!("kexec: {} entry {:#x}", format.name(), plan.entry);
         for line in plan.describe() {
             eprintln!("kexec:   {line}");
         }

@@ -233,9 +233,8 @@ fn read(path: &str) -> Result<Vec<u8>, String> {
 fn run(a: &Args) -> Result<(), String> {
     let log = |m: &str| eprintln!("trial-boot: {m}");
 
-    let kernel_bytes = read(&a.kernel)?;
-    let kernel = KernelImage::parse(&kernel_bytes).map_err(|e| format!("{}: {e}", a.kernel))?;
-    drop(kernel_bytes);
+    let kernel =
+        KernelImage::from_vec(read(&a.kernel)?).map_err(|e| format!("{}: {e}", a.kernel))?;
     match Arch::running() {
         Some(arch) if arch == kernel.arch => {}
         running => {
@@ -266,12 +265,13 @@ fn run(a: &Args) -> Result<(), String> {
     };
 
     let mut layout = Layout::new(kernel.arch, memory).with_page_size(sys::page_size());
-    let placed = layout.add_kernel(&kernel).map_err(|e| e.to_string())?;
+    let (format, arch) = (kernel.format, kernel.arch);
+    let placed = layout.take_kernel(kernel).map_err(|e| e.to_string())?;
     log(&format!(
-        "kernel {}: {} {:?}, entry {:#x}, at {}",
+        "kernel {}: {} ({}), entry {:#x}, at {}",
         a.kernel,
-        kernel.arch.name(),
-        kernel.format,
+        format.name(),
+        arch.name(),
         placed.entry,
         placed.footprint
     ));
