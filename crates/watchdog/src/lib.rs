@@ -41,6 +41,7 @@ mod config;
 mod device;
 mod ratchet;
 pub mod s6;
+pub mod startup;
 mod sys;
 
 pub use check::Check;

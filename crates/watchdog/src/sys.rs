@@ -181,6 +181,24 @@ pub(crate) fn adopt_fd(fd: RawFd) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// `madvise(MADV_DONTNEED)` over `[start, end)`: drops this process's
+/// page-table entries there; a later access faults the pages in again.
+///
+/// The caller must only pass read-only private file mappings that hold no
+/// private (copied-on-write) page, where a re-fault reads the same bytes
+/// back from the file: [`crate::startup::releasable_ranges`] picks those.
+pub(crate) fn dont_need(start: usize, end: usize) -> Result<(), Errno> {
+    let Some(addr) = std::ptr::NonNull::new(start as *mut std::ffi::c_void) else {
+        return Err(Errno::EINVAL);
+    };
+    // SAFETY: the range is a read-only mapping of this process's
+    // executable with no private page (`Anonymous: 0 kB` in smaps; being
+    // read-only, none can appear): MADV_DONTNEED only zaps its page-table
+    // entries and the next access faults in the identical file bytes, so
+    // no code or data that Rust sees changes.
+    unsafe { nix::sys::mman::madvise(addr, end - start, nix::sys::mman::MmapAdvise::MADV_DONTNEED) }
+}
+
 #[cfg(test)]
 mod tests {
     use std::mem::{offset_of, size_of};

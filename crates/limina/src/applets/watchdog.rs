@@ -207,6 +207,11 @@ fn run(opts: Opts) -> anyhow::Result<()> {
         );
     }
 
+    // Start-up is over: let go of the start-up code's pages (see
+    // limina_watchdog::startup); the loop faults in what it runs.
+    if let Err(e) = limina_watchdog::startup::release_startup_pages() {
+        eprintln!("watchdog: warning: could not release start-up pages: {e}");
+    }
     let start = Instant::now();
     let mut ratchet = Ratchet::new(Duration::from_secs(opts.head_start));
     let mut next = start;
