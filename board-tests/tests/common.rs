@@ -2,6 +2,8 @@
 
 use std::fmt::Display;
 
+use limina_board_tests::Vm;
+
 /// Like `expect`, but prints the error with `Display`: the harness's errors
 /// carry the cause and the console log path there.
 pub trait Check<T> {
@@ -46,4 +48,18 @@ impl<E> CheckErr<E> for Option<E> {
             None => panic!("expected an error, got success"),
         }
     }
+}
+
+/// What to divide busybox `time -v`'s "Maximum resident set size (kbytes)"
+/// by to get KiB: busybox 1.35 converts `ru_maxrss` (already KiB) as if it
+/// were pages, so it prints KiB × the page size in KiB. This is that page
+/// size, read in the guest.
+pub fn busybox_maxrss_divisor(vm: &mut Vm) -> u64 {
+    vm.run_ok("grep -m1 KernelPageSize /proc/self/smaps")
+        .check("page size")
+        .split_whitespace()
+        .nth(1)
+        .check_some("KernelPageSize value")
+        .parse()
+        .check("page size number")
 }

@@ -13,7 +13,7 @@ use limina_board_tests::{
     guest_limina, vm_assets_dir, Initramfs, Machine, MachineAssets, Vm, VmConfig,
 };
 
-use crate::common::{Check, CheckSome};
+use crate::common::{busybox_maxrss_divisor, Check, CheckSome};
 
 /// A kernel image from `scripts/vm-assets kexec-images`.
 fn extra_image(name: &str) -> PathBuf {
@@ -328,7 +328,8 @@ fn x86_64_kexec_file_load_with_initrd_and_command_line() {
 
 /// Mean milliseconds per run of `cmd` over `runs` runs, from the guest's
 /// `/proc/uptime` (10 ms resolution, hence many runs), and the peak RSS of
-/// one run in KiB (busybox `time -v`).
+/// one run in KiB (busybox `time -v`, corrected: see
+/// [`busybox_maxrss_divisor`]).
 fn time_and_rss(vm: &mut Vm, cmd: &str, runs: u32) -> (f64, u64) {
     let out = vm
         .run_ok(&format!(
@@ -346,12 +347,12 @@ fn time_and_rss(vm: &mut Vm, cmd: &str, runs: u32) -> (f64, u64) {
             "time -v {cmd} 2>&1 >/dev/null | grep 'Maximum resident'"
         ))
         .check("time -v");
-    let kib = v
+    let kib: u64 = v
         .rsplit(':')
         .next()
         .and_then(|s| s.trim().parse().ok())
         .check_some("Maximum resident set size");
-    (ms, kib)
+    (ms, kib / busybox_maxrss_divisor(vm))
 }
 
 /// Not a test: `scripts/bench-kexec` runs it and prints the table.

@@ -14,7 +14,7 @@ use limina_board_tests::{
     build_dir, guest_limina, Initramfs, Machine, MachineAssets, Vm, VmConfig,
 };
 
-use crate::common::{Check, CheckSome};
+use crate::common::{busybox_maxrss_divisor, Check, CheckSome};
 
 /// Builds a squashfs (xz, as the firmware's) from `files` (path, content).
 fn squashfs(dir: &Path, name: &str, files: &[(&str, &[u8])]) -> PathBuf {
@@ -219,16 +219,7 @@ fn bench_trial_boot_6mib() {
     let rootfs = squashfs(&dir, "rootfs-6m", &[("payload", &payload)]);
     let image_len = std::fs::metadata(&rootfs).check("size").len();
     let (mut vm, _) = trial_guest("trial-boot-bench", &rootfs);
-    // busybox `time -v` reports ru_maxrss (KiB) as if it were pages:
-    // divide by the page size in KiB.
-    let page_kib: u64 = vm
-        .run_ok("grep -m1 KernelPageSize /proc/self/smaps")
-        .check("page size")
-        .split_whitespace()
-        .nth(1)
-        .check_some("KernelPageSize value")
-        .parse()
-        .check("page size number");
+    let page_kib = busybox_maxrss_divisor(&mut vm);
     let cmd = "limina trial-boot -l --initrd /boot/child.cpio /boot/vmlinux /boot/rootfs.sqfs";
     let mut ms = Vec::new();
     let mut maxrss = 0u64;

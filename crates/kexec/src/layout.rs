@@ -403,6 +403,53 @@ impl Layout {
         Err(no_room)
     }
 
+    /// Like [`find_free`](Layout::find_free), but the *highest* such
+    /// address: the top of RAM (below [`max_address`](Layout::max_address))
+    /// is the farthest from the new kernel and its early allocations, the
+    /// place for a region the new system keeps (a phram root file system).
+    /// Changes nothing.
+    ///
+    /// Error: [`Error::NoRoom`].
+    pub fn find_free_top(&self, size: u64, align: u64) -> Result<u64> {
+        let align = align.max(self.page_size);
+        let size = self.round(size)?;
+        let no_room = Error::NoRoom {
+            name: "region".into(),
+            size,
+            align,
+        };
+        if !align.is_power_of_two() {
+            return Err(no_room);
+        }
+        for r in self.memory.ram.iter().rev() {
+            let end = self.max_address.map_or(r.end, |m| m.min(r.end));
+            let floor = r.start.max(self.min_address);
+            let Some(mut a) = end.checked_sub(size).map(|a| a - a % align) else {
+                continue;
+            };
+            while a >= floor {
+                let cand = Range::at(a, size);
+                let blocker = self
+                    .claims
+                    .iter()
+                    .map(|(c, _)| c)
+                    .chain(&self.memory.reserved)
+                    .filter(|c| c.overlaps(&cand))
+                    .map(|c| c.start)
+                    .min();
+                match blocker {
+                    None => return Ok(a),
+                    // Jump below the lowest obstacle.
+                    Some(start) => match start.checked_sub(size) {
+                        Some(n) if n - n % align < a => a = n - n % align,
+                        _ => break,
+                    },
+                }
+            }
+        }
+        Err(no_room)
+    }
+
     /// Add `data` at the fixed physical `address` (page aligned), e.g. a
     /// root file system at an address from [`Layout::find_free`]. Returns
     /// the range it occupies (size rounded up to pages).

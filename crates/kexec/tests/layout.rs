@@ -291,3 +291,32 @@ fn take_kernel_equals_add_kernel() {
     assert_eq!(a.segments()[0].address, 0x10_0000);
     assert_eq!(a.segments()[0].data[..0x200], [0u8; 0x200]);
 }
+
+#[test]
+fn rootfs_goes_to_the_top_of_ram_clear_of_everything() {
+    let memory = MemoryMap::new(
+        vec![Range::new(0, 0x1000_0000)],
+        vec![Range::new(0x0ff0_0000, 0x0ff4_0000)],
+    );
+    let mib = 1 << 20;
+    let free_top = |l: &Layout, size| l.find_free_top(size, mib).ok();
+    let mut l = Layout::new(Arch::Mips, memory);
+    // Below the reserved range at the top.
+    assert_eq!(free_top(&l, 0x30_0000), Some(0x0fc0_0000));
+    // Below a segment in the way, and below the limit.
+    l.add_fixed("taken", 0x0f00_0000, vec![0; 0xc0_0000])
+        .expect("taken");
+    l.set_max_address(Some(0x0fc0_0000));
+    assert_eq!(free_top(&l, 0x30_0000), Some(0x0ed0_0000));
+    // Too big.
+    l.set_max_address(None);
+    assert_eq!(free_top(&l, 0x2000_0000), None);
+    // Never below the MIPS floor (the first MiB).
+    let mut low = Layout::new(
+        Arch::Mips,
+        MemoryMap::new(vec![Range::new(0, 0x20_0000)], vec![]),
+    );
+    assert_eq!(free_top(&low, 0x10_0000), Some(0x10_0000));
+    low.add_fixed("k", 0x10_0000, vec![0; 0x1000]).expect("k");
+    assert_eq!(free_top(&low, 0x10_0000), None);
+}

@@ -134,14 +134,7 @@ fn parse(args: Vec<String>) -> Result<Parsed, String> {
 
 /// The applet's entry point.
 pub fn main(args: Vec<OsString>) -> ExitCode {
-    let args: Result<Vec<String>, String> = args
-        .into_iter()
-        .map(|a| {
-            a.into_string()
-                .map_err(|a| format!("argument {a:?} is not UTF-8"))
-        })
-        .collect();
-    let parsed = match args.and_then(parse) {
+    let parsed = match super::utf8(args).and_then(parse) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("kexec: {e}\n{USAGE}");
@@ -177,7 +170,7 @@ fn about(what: &str, e: impl std::fmt::Display) -> String {
     format!("{what}: {}", e.strip_prefix("kexec: ").unwrap_or(&e))
 }
 
-fn read(path: &str) -> Res<Vec<u8>> {
+pub(super) fn read(path: &str) -> Res<Vec<u8>> {
     std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}").into())
 }
 

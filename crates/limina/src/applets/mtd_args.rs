@@ -1,8 +1,6 @@
 //! What the flash applets share: naming devices and parsing numbers the way
 //! mtd-utils does.
 
-use std::ffi::OsString;
-
 use mtd::{DeviceSpec, Mtd, MtdFlash, OpenMode};
 
 /// Opens DEVICE as mtd-utils names it: `/dev/mtdN`, `mtdN`, `N`,
@@ -48,15 +46,7 @@ pub fn number(s: &str) -> Option<u64> {
     }
 }
 
-/// The arguments as UTF-8 (device names and paths on a router are).
-pub fn utf8(args: Vec<OsString>) -> Result<Vec<String>, String> {
-    args.into_iter()
-        .map(|a| {
-            a.into_string()
-                .map_err(|a| format!("argument {a:?} is not UTF-8"))
-        })
-        .collect()
-}
+pub(crate) use super::utf8;
 
 #[cfg(test)]
 mod tests {

@@ -54,13 +54,7 @@ pub fn store_and_args(args: Vec<OsString>) -> Result<(Store, Vec<OsString>), Str
 
 /// Arguments as UTF-8 (service names and keys are ASCII anyway).
 pub fn utf8(args: &[OsString]) -> Result<Vec<String>, String> {
-    args.iter()
-        .map(|a| {
-            a.to_str()
-                .map(str::to_owned)
-                .ok_or_else(|| format!("argument {a:?} is not UTF-8"))
-        })
-        .collect()
+    super::utf8(args.to_vec())
 }
 
 /// The exit code for a store error.

@@ -25,9 +25,13 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use kexec::dtb::{Fdt, ReservedRegion, SYSFS_FDT};
-use kexec::{sys, Arch, KernelImage, Layout, MemoryMap, Range};
+use kexec::{sys, Arch, KernelImage, Layout, MemoryMap};
 
 use super::kexec::{edit_dtb, random};
+
+fn read(path: &str) -> Result<Vec<u8>, String> {
+    super::kexec::read(path).map_err(|e| e.to_string())
+}
 
 const USAGE: &str = "usage: trial-boot [--dtb FILE] [--command-line STR] [--append STR] \
 [--initrd FILE] [--address ADDR] [--root DEV] [--name NAME] [-l|--load-only] [-n|--dry-run] \
@@ -175,43 +179,6 @@ fn check_squashfs(path: &str, data: &[u8]) -> Result<(), String> {
 /// pass `--root`.
 const DEFAULT_ROOT: &str = "/dev/mtdblock0";
 
-/// The highest `align`ed start of `size` free bytes: inside one RAM range,
-/// below `max` (if any), clear of `taken` and of the ranges the memory map
-/// reserves. The top of RAM is the farthest from where the new kernel and
-/// its early allocations live.
-fn highest_free(
-    memory: &MemoryMap,
-    taken: &[Range],
-    max: Option<u64>,
-    size: u64,
-    align: u64,
-) -> Option<u64> {
-    let mut ram = memory.ram.clone();
-    ram.sort_by_key(|r| std::cmp::Reverse(r.start));
-    for r in ram {
-        let end = max.map_or(r.end, |m| m.min(r.end));
-        let Some(mut at) = end.checked_sub(size).map(|a| a - a % align) else {
-            continue;
-        };
-        while at >= r.start {
-            let want = Range::at(at, size);
-            match taken
-                .iter()
-                .chain(&memory.reserved)
-                .find(|t| t.overlaps(&want))
-            {
-                None => return Some(at),
-                // Jump below the obstacle.
-                Some(t) => match t.start.checked_sub(size) {
-                    Some(a) => at = a - a % align,
-                    None => break,
-                },
-            }
-        }
-    }
-    None
-}
-
 /// Reads `path` into a buffer with room for its padding to
 /// [`SIZE_GRANULE`], so padding never copies the image.
 fn read_padded(path: &str) -> Result<Vec<u8>, String> {
@@ -224,10 +191,6 @@ fn read_padded(path: &str) -> Result<Vec<u8>, String> {
     f.read_to_end(&mut data)
         .map_err(|e| format!("{path}: {e}"))?;
     Ok(data)
-}
-
-fn read(path: &str) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("{path}: {e}"))
 }
 
 fn run(a: &Args) -> Result<(), String> {
@@ -282,20 +245,9 @@ fn run(a: &Args) -> Result<(), String> {
             return Err(format!("--address {at:#x} is not 1 MiB aligned"));
         }
         Some(at) => at,
-        None => {
-            let mut taken: Vec<Range> = layout.segments().iter().map(|s| s.range()).collect();
-            taken.push(placed.footprint);
-            highest_free(
-                layout.memory(),
-                &taken,
-                layout.max_address(),
-                size,
-                REGION_ALIGN,
-            )
-            .ok_or_else(|| {
-                format!("no free RAM for the root file system ({size} bytes, 1 MiB aligned)")
-            })?
-        }
+        None => layout
+            .find_free_top(size, REGION_ALIGN)
+            .map_err(|e| format!("root file system: {e}"))?,
     };
     let mut padded = rootfs;
     let image_len = padded.len();
@@ -368,11 +320,7 @@ fn run(a: &Args) -> Result<(), String> {
 
 /// Entry point.
 pub fn main(args: Vec<OsString>) -> ExitCode {
-    let args: Vec<String> = args
-        .into_iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    match parse(args) {
+    match super::utf8(args).and_then(parse) {
         Ok(Parsed::Help) => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -452,27 +400,5 @@ mod tests {
         let mut v3 = squashfs_header(4096, 4096);
         v3[28] = 3;
         assert!(err(&v3).contains("version 3"));
-    }
-
-    #[test]
-    fn rootfs_goes_to_the_top_of_ram_clear_of_everything() {
-        let memory = MemoryMap::new(
-            vec![Range::new(0, 0x1000_0000)],
-            vec![Range::new(0x0ff0_0000, 0x0ff4_0000)],
-        );
-        let mib = 1 << 20;
-        // Below the reserved range at the top.
-        assert_eq!(
-            highest_free(&memory, &[], None, 0x30_0000, mib),
-            Some(0x0fc0_0000)
-        );
-        // Below a segment in the way, and below the limit.
-        let taken = [Range::new(0x0f00_0000, 0x0fc0_0000)];
-        assert_eq!(
-            highest_free(&memory, &taken, Some(0x0fc0_0000), 0x30_0000, mib),
-            Some(0x0ed0_0000)
-        );
-        // Too big.
-        assert_eq!(highest_free(&memory, &[], None, 0x2000_0000, mib), None);
     }
 }

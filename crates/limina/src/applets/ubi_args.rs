@@ -134,13 +134,7 @@ pub fn narrow<T: TryFrom<u64>>(flag: &str, v: u64) -> Result<T, String> {
 
 /// The arguments as UTF-8, argv\[0\] dropped.
 pub fn utf8(args: Vec<OsString>) -> Result<Vec<String>, String> {
-    args.into_iter()
-        .skip(1)
-        .map(|a| {
-            a.into_string()
-                .map_err(|a| format!("argument {a:?} is not UTF-8"))
-        })
-        .collect()
+    Ok(super::utf8(args)?.into_iter().skip(1).collect())
 }
 
 /// Runs an applet body: prints `NAME: error` on stderr and exits 255 on
