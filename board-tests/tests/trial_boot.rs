@@ -45,8 +45,9 @@ fn squashfs(dir: &Path, name: &str, files: &[(&str, &[u8])]) -> PathBuf {
 }
 
 /// The guest with our limina, the bench kernel as the "new" kernel, a child
-/// initramfs for it, and a root file system image.
-fn trial_guest(name: &str, rootfs: &Path) -> (Vm, MachineAssets) {
+/// initramfs for it, a root file system image and `extra` files (guest
+/// path, host file).
+fn trial_guest(name: &str, rootfs: &Path, extra: &[(&str, &Path)]) -> (Vm, MachineAssets) {
     let assets = MachineAssets::find(Machine::Mips).check("assets");
     let dir = build_dir()
         .join("board-tests")
@@ -63,6 +64,9 @@ fn trial_guest(name: &str, rootfs: &Path) -> (Vm, MachineAssets) {
         .file("/boot/vmlinux", &assets.kernel, 0o644)
         .file("/boot/child.cpio", &child, 0o644)
         .file("/boot/rootfs.sqfs", rootfs, 0o644);
+    for (guest, host) in extra {
+        cfg.initramfs.file(guest, host, 0o644);
+    }
     (Vm::boot(cfg).check("boot"), assets)
 }
 
@@ -82,7 +86,7 @@ fn trial_boot_kexecs_into_a_phram_root_named_by_the_device_tree() {
             ("usr/share/limina/payload", &[0x5a; 70_000]),
         ],
     );
-    let (mut vm, _) = trial_guest("trial-boot", &rootfs);
+    let (mut vm, _) = trial_guest("trial-boot", &rootfs, &[]);
 
     // Bad input first: each is refused before anything is loaded.
     for (cmd, expect) in [
@@ -140,6 +144,195 @@ fn trial_boot_kexecs_into_a_phram_root_named_by_the_device_tree() {
     vm.wait_ready(Duration::from_secs(240))
         .check("the new kernel boots");
 
+    check_new_kernel(&mut vm, &rootfs, release);
+    vm.poweroff().check("poweroff");
+}
+
+/// Runs a host tool, failing the test with its stderr if it fails.
+fn tool(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd
+        .output()
+        .check(&format!("{cmd:?} (scripts/setup installs it)"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// An OpenWrt-style firmware image from the bench kernel, made as
+/// `boards/glinet/gl-ar750/post-image.sh` makes the GL-AR750's
+/// `firmware.bin`: `vmlinux.bin` with a DTB appended, `xz --format=lzma`
+/// with OpenWrt's parameters, `mkimage -C lzma` at the kernel's load
+/// address and entry, padded to 64 KiB, then the squashfs.
+fn firmware_image(dir: &Path, vmlinux: &Path, rootfs: &Path) -> PathBuf {
+    let kernel = kexec::KernelImage::read(vmlinux).check("bench vmlinux");
+    let kexec::image::Placement::Fixed { parts, entry } = &kernel.placement else {
+        panic!("the bench vmlinux is an ELF with fixed parts")
+    };
+    let load = 0x8000_0000 | parts[0].address;
+    let entry = 0x8000_0000 | entry;
+    let bin = dir.join("vmlinux-dtb.bin");
+    tool(
+        Command::new("mips-linux-gnu-objcopy")
+            .args([
+                "-O", "binary", "-R", ".reginfo", "-R", ".notes", "-R", ".note",
+            ])
+            .args([
+                "-R",
+                ".comment",
+                "-R",
+                ".mdebug",
+                "-R",
+                ".note.gnu.build-id",
+                "-S",
+            ])
+            .arg(vmlinux)
+            .arg(&bin),
+    );
+    let dts = dir.join("appended.dts");
+    std::fs::write(
+        &dts,
+        "/dts-v1/;\n/ { model = \"appended\"; chosen { bootargs = \"appended-dtb-was-used\"; }; };\n",
+    )
+    .check("dts");
+    let dtb = tool(
+        Command::new("dtc")
+            .args(["-q", "-I", "dts", "-O", "dtb"])
+            .arg(&dts),
+    );
+    let mut payload = std::fs::read(&bin).check("vmlinux.bin");
+    payload.extend_from_slice(&dtb);
+    std::fs::write(&bin, &payload).check("vmlinux-dtb.bin");
+    let lzma = dir.join("vmlinux-dtb.bin.lzma");
+    let compressed = tool(
+        Command::new("xz")
+            .args([
+                "--format=lzma",
+                "--lzma1=preset=9,lc=1,lp=2,pb=2",
+                "--stdout",
+            ])
+            .arg(&bin),
+    );
+    std::fs::write(&lzma, compressed).check("lzma");
+    let uimage = dir.join("uImage");
+    tool(
+        Command::new("mkimage")
+            .args(["-A", "mips", "-O", "linux", "-T", "kernel", "-C", "lzma"])
+            .args(["-a", &format!("{load:#x}"), "-e", &format!("{entry:#x}")])
+            .args(["-n", "Limina bench"])
+            .arg("-d")
+            .arg(&lzma)
+            .arg(&uimage),
+    );
+    let mut fw = std::fs::read(&uimage).check("uImage");
+    fw.resize(fw.len().next_multiple_of(64 << 10), 0xff);
+    fw.extend_from_slice(&std::fs::read(rootfs).check("rootfs"));
+    let out = dir.join("firmware.bin");
+    std::fs::write(&out, fw).check("firmware.bin");
+    out
+}
+
+#[test]
+#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
+fn trial_boot_boots_a_firmware_image_of_lzma_uimage_and_squashfs() {
+    let dir = build_dir().join("board-tests").join("mips-firmware-image");
+    std::fs::create_dir_all(&dir).check("dir");
+    let release = b"LIMINA_RELEASE=firmware-c41d\n";
+    let rootfs = squashfs(
+        &dir,
+        "rootfs",
+        &[
+            ("etc/limina-release", release),
+            ("usr/share/limina/payload", &[0xa5; 70_000]),
+        ],
+    );
+    let assets = MachineAssets::find(Machine::Mips).check("assets");
+    let firmware = firmware_image(&dir, &assets.kernel, &rootfs);
+    // Cut 200 bytes into the squashfs: its superblock is there, its data not.
+    let fw_len = std::fs::metadata(&firmware).check("size").len();
+    let sqfs_len = std::fs::metadata(&rootfs).check("size").len();
+    let truncated = dir.join("truncated.bin");
+    std::fs::write(
+        &truncated,
+        &std::fs::read(&firmware).check("read")[..(fw_len - sqfs_len + 200) as usize],
+    )
+    .check("truncated");
+
+    let (mut vm, _) = trial_guest(
+        "trial-boot-firmware",
+        &rootfs,
+        &[
+            ("/boot/firmware.bin", &firmware),
+            ("/boot/truncated.bin", &truncated),
+            ("/boot/uImage", &dir.join("uImage")),
+        ],
+    );
+
+    for (cmd, expect) in [
+        (
+            "limina trial-boot /boot/truncated.bin",
+            "the squashfs at 0x",
+        ),
+        ("limina trial-boot /boot/rootfs.sqfs", "uImage: magic"),
+        (
+            "limina trial-boot --erase-size 0x40000 /boot/firmware.bin",
+            "no squashfs after the uImage 'Limina bench'",
+        ),
+    ] {
+        let (status, out) = vm.run(&format!("{cmd} 2>&1")).check(cmd);
+        assert_ne!(status, 0, "{cmd} succeeded: {out}");
+        assert!(out.contains(expect), "{cmd}: expected '{expect}' in: {out}");
+        assert_eq!(
+            vm.run_ok("cat /sys/kernel/kexec_loaded").check("loaded"),
+            "0",
+            "{cmd} left something loaded"
+        );
+    }
+
+    // The uImage alone is a KERNEL for trial-boot and for kexec -l.
+    let plan = vm
+        .run_ok("limina trial-boot -n /boot/uImage /boot/rootfs.sqfs 2>&1")
+        .check("uImage + rootfs dry run");
+    assert!(plan.contains("raw MIPS kernel from a uImage"), "{plan}");
+    vm.run_ok("limina kexec -l /boot/uImage --command-line console=ttyS0")
+        .check("kexec -l uImage");
+    assert_eq!(
+        vm.run_ok("cat /sys/kernel/kexec_loaded").check("loaded"),
+        "1"
+    );
+    vm.run_ok("limina kexec -u").check("kexec -u");
+
+    let plan = vm
+        .run_ok("limina trial-boot -n /boot/firmware.bin 2>&1")
+        .check("dry run");
+    assert!(
+        plan.contains("uImage 'Limina bench'")
+            && plan.contains("raw MIPS kernel from a uImage")
+            && plan.contains("zeroing the DTB appended"),
+        "{plan}"
+    );
+
+    vm.send_line(
+        "limina trial-boot --initrd /boot/child.cpio --append limina.trial=1 /boot/firmware.bin",
+    )
+    .check("trial-boot");
+    vm.wait_ready(Duration::from_secs(240))
+        .check("the new kernel boots from the firmware image");
+    let cmdline = vm.run_ok("cat /proc/cmdline").check("cmdline");
+    assert!(
+        !cmdline.contains("appended-dtb-was-used"),
+        "the kernel took the appended DTB: {cmdline}"
+    );
+    check_new_kernel(&mut vm, &rootfs, release);
+    vm.poweroff().check("poweroff");
+}
+
+/// After a trial boot: the new kernel's command line carries the marker
+/// and names the phram device as root, the `/reserved-memory` node is in
+/// its tree, and the phram MTD holds the squashfs `rootfs` with its files.
+fn check_new_kernel(vm: &mut Vm, rootfs: &Path, release: &[u8]) {
     // The command line came from the device tree's /chosen/bootargs.
     let cmdline = vm.run_ok("cat /proc/cmdline").check("cmdline");
     assert!(cmdline.contains("limina.trial=1"), "{cmdline}");
@@ -151,7 +344,7 @@ fn trial_boot_kexecs_into_a_phram_root_named_by_the_device_tree() {
     assert_eq!(fields.len(), 3, "{phram}");
     let addr = u64::from_str_radix(fields[1].trim_start_matches("0x"), 16).check("address");
     let size = u64::from_str_radix(fields[2].trim_start_matches("0x"), 16).check("size");
-    let image_len = std::fs::metadata(&rootfs).check("rootfs size").len();
+    let image_len = std::fs::metadata(rootfs).check("rootfs size").len();
     assert!(
         size >= image_len,
         "phram size {size:#x} < image {image_len:#x}"
@@ -192,7 +385,6 @@ fn trial_boot_kexecs_into_a_phram_root_named_by_the_device_tree() {
             .check("payload"),
         "70000"
     );
-    vm.poweroff().check("poweroff");
 }
 
 /// Time from `trial-boot` start to "ready for `kexec -e`" (load only,
@@ -218,33 +410,36 @@ fn bench_trial_boot_6mib() {
         .collect();
     let rootfs = squashfs(&dir, "rootfs-6m", &[("payload", &payload)]);
     let image_len = std::fs::metadata(&rootfs).check("size").len();
-    let (mut vm, _) = trial_guest("trial-boot-bench", &rootfs);
+    let assets = MachineAssets::find(Machine::Mips).check("assets");
+    let firmware = firmware_image(&dir, &assets.kernel, &rootfs);
+    let fw_len = std::fs::metadata(&firmware).check("size").len();
+    let (mut vm, _) = trial_guest(
+        "trial-boot-bench",
+        &rootfs,
+        &[
+            ("/boot/firmware.bin", &firmware),
+            ("/boot/kernel.lzma", &dir.join("vmlinux-dtb.bin.lzma")),
+        ],
+    );
     let page_kib = busybox_maxrss_divisor(&mut vm);
     let cmd = "limina trial-boot -l --initrd /boot/child.cpio /boot/vmlinux /boot/rootfs.sqfs";
-    let mut ms = Vec::new();
-    let mut maxrss = 0u64;
+    let (ms, maxrss) = measure_load(&mut vm, cmd, page_kib);
+    let fw_cmd = "limina trial-boot -l --initrd /boot/child.cpio /boot/firmware.bin";
+    let (fw_ms, fw_maxrss) = measure_load(&mut vm, fw_cmd, page_kib);
+    // The reference for the decompression alone: busybox's unlzma on the
+    // same stream.
+    let mut unlzma_ms = Vec::new();
     for _ in 0..5 {
         let out = vm
-            .run_ok(&format!(
-                "t0=$(cut -d' ' -f1 /proc/uptime | tr -d .); time -v {cmd} >/tmp/b.out 2>&1; \
-                 t1=$(cut -d' ' -f1 /proc/uptime | tr -d .); limina kexec -u; \
-                 echo \"cs=$((t1 - t0))\"; grep 'Maximum resident' /tmp/b.out"
-            ))
-            .check("trial-boot -l");
-        for line in out.lines() {
-            if let Some(cs) = line.strip_prefix("cs=") {
-                ms.push(cs.trim().parse::<u64>().check("centiseconds") * 10);
-            } else if let Some(kb) = line
-                .trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-            {
-                maxrss = maxrss.max(kb.trim().parse::<u64>().check("maxrss") / page_kib);
-            }
-        }
+            .run_ok(
+                "t0=$(cut -d' ' -f1 /proc/uptime | tr -d .); \
+                 unlzma -c /boot/kernel.lzma >/dev/null; \
+                 t1=$(cut -d' ' -f1 /proc/uptime | tr -d .); echo $((t1 - t0))",
+            )
+            .check("unlzma");
+        unlzma_ms.push(out.trim().parse::<u64>().check("centiseconds") * 10);
     }
-    ms.sort_unstable();
-    assert_eq!(ms.len(), 5, "timings: {ms:?}");
-    assert!(maxrss > 0, "no maxrss from time -v");
+    unlzma_ms.sort_unstable();
     let t = std::time::Instant::now();
     vm.send_line(&cmd.replace(" -l ", " ")).check("trial-boot");
     vm.wait_ready(Duration::from_secs(240)).check("new kernel");
@@ -257,5 +452,40 @@ fn bench_trial_boot_6mib() {
         ms[4],
         to_shell.as_secs_f64()
     );
+    println!(
+        "trial-boot bench firmware: image {fw_len} bytes, start to loaded {} ms (median of 5, min {} max {}), \
+         peak RSS {fw_maxrss} KiB, busybox unlzma of its kernel {} ms (median of 5)",
+        fw_ms[2], fw_ms[0], fw_ms[4], unlzma_ms[2]
+    );
     vm.poweroff().check("poweroff");
+}
+
+/// Runs `cmd` (a `trial-boot -l`) 5 times, unloading after each: the
+/// sorted times in ms (guest `/proc/uptime`) and the peak RSS in KiB.
+fn measure_load(vm: &mut Vm, cmd: &str, page_kib: u64) -> (Vec<u64>, u64) {
+    let mut ms = Vec::new();
+    let mut maxrss = 0u64;
+    for _ in 0..5 {
+        let out = vm
+            .run_ok(&format!(
+                "t0=$(cut -d' ' -f1 /proc/uptime | tr -d .); time -v {cmd} >/tmp/b.out 2>&1; \
+                 t1=$(cut -d' ' -f1 /proc/uptime | tr -d .); limina kexec -u; \
+                 echo \"cs=$((t1 - t0))\"; grep 'Maximum resident' /tmp/b.out"
+            ))
+            .check(cmd);
+        for line in out.lines() {
+            if let Some(cs) = line.strip_prefix("cs=") {
+                ms.push(cs.trim().parse::<u64>().check("centiseconds") * 10);
+            } else if let Some(kb) = line
+                .trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+            {
+                maxrss = maxrss.max(kb.trim().parse::<u64>().check("maxrss") / page_kib);
+            }
+        }
+    }
+    ms.sort_unstable();
+    assert_eq!(ms.len(), 5, "{cmd}: timings {ms:?}");
+    assert!(maxrss > 0, "{cmd}: no maxrss from time -v");
+    (ms, maxrss)
 }

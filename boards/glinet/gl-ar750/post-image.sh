@@ -8,7 +8,8 @@
 #   boot.scr      (Buildroot, from boot.cmd) the TFTP boot script
 #   vmlinux       the ELF kernel, copied from the kernel build: what
 #                 `limina trial-boot vmlinux rootfs.squashfs` loads from a
-#                 running Limina (docs/trial-boot.md)
+#                 running Limina (docs/trial-boot.md); it is faster and
+#                 lighter than `limina trial-boot firmware.bin`
 # Usage: post-image.sh BINARIES_DIR BOARD_DIR
 set -eu
 

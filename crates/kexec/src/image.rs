@@ -7,6 +7,7 @@
 //! | ARM `zImage` | `0x016f2818` at 0x24 | RAM base (128 MiB aligned) + 0x8000; 4 × its size kept free for decompression |
 //! | arm64 `Image` | `ARM\x64` at 0x38 | a 2 MiB aligned base + `text_offset`, `image_size` bytes |
 //! | x86 `bzImage` | `HdrS` at 0x202 | only by the kernel itself: `kexec_file_load` |
+//! | U-Boot `uImage` | `0x27051956` at 0 | its payload, by [`crate::uimage`] (a raw MIPS kernel at the header's load address) |
 //!
 //! Header fields are read with `from_le_bytes`/`from_be_bytes` as each
 //! format defines them, so parsing is the same on any host.
@@ -49,6 +50,12 @@ pub enum Format {
     Arm64Image,
     /// An x86 `bzImage` (loadable with `kexec_file_load` only).
     X86BzImage,
+    /// A U-Boot legacy `uImage`: read it with [`crate::uimage::UImage`],
+    /// which knows the architecture its raw MIPS payload needs.
+    UImage,
+    /// A raw MIPS kernel (`vmlinux.bin`) from a uImage, placed at the
+    /// uImage's load address.
+    MipsRaw,
 }
 
 impl Format {
@@ -59,6 +66,8 @@ impl Format {
             Format::ArmZimage => "ARM zImage",
             Format::Arm64Image => "arm64 Image",
             Format::X86BzImage => "x86 bzImage",
+            Format::UImage => "U-Boot uImage",
+            Format::MipsRaw => "raw MIPS kernel from a uImage",
         }
     }
 }
@@ -131,6 +140,9 @@ fn le64(b: &[u8], off: usize) -> Option<u64> {
 pub fn detect(data: &[u8]) -> Result<Format> {
     if data.starts_with(&elf::ELFMAG) {
         return Ok(Format::MipsElf);
+    }
+    if crate::uimage::is_uimage(data) {
+        return Ok(Format::UImage);
     }
     if data.get(ARM64_MAGIC_OFF..ARM64_MAGIC_OFF + 4) == Some(ARM64_MAGIC.as_slice()) {
         return Ok(Format::Arm64Image);
@@ -219,6 +231,11 @@ fn parse_any(data: &[u8], copy: bool) -> Result<(KernelImage, Vec<std::ops::Rang
         Format::Arm64Image => Ok((parse_arm64(data, copy)?, Vec::new())),
         Format::X86BzImage => Err(Error::Unsupported(
             "an x86 bzImage is loaded by the kernel itself: use kexec_file_load (-s)".into(),
+        )),
+        Format::UImage | Format::MipsRaw => Err(Error::Unsupported(
+            "a U-Boot uImage: read it with kexec::uimage::UImage::kernel, which is told the \
+             architecture (a raw MIPS kernel does not say its byte order)"
+                .into(),
         )),
     }
 }

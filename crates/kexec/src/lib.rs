@@ -7,6 +7,8 @@
 //! - [`image`]: detect and parse kernel images — MIPS ELF `vmlinux`
 //!   (32-bit, either byte order), ARM `zImage`, arm64 `Image` (x86
 //!   `bzImage`s are recognised and left to `kexec_file_load`);
+//! - [`uimage`]: U-Boot `uImage`s (header and CRCs checked, LZMA
+//!   payloads) and firmware images of a kernel uImage plus a squashfs;
 //! - [`memory`]: where RAM is, from `/proc/iomem` or a device tree;
 //! - [`Layout`]: place the kernel, initrd, DTB and any extra segment (at a
 //!   fixed address or the lowest free one), checking alignment, RAM and
@@ -75,6 +77,7 @@ pub mod layout;
 pub mod memory;
 pub mod sys;
 pub mod trampoline;
+pub mod uimage;
 
 pub use arch::Arch;
 pub use image::{detect, Format, KernelImage};
@@ -101,6 +104,9 @@ pub enum Error {
     /// A kernel image's header is inconsistent or truncated.
     #[error("kexec: bad kernel image: {0}")]
     BadImage(String),
+    /// A firmware image (a kernel uImage and a squashfs) is not whole.
+    #[error("kexec: bad firmware image: {0}")]
+    BadFirmware(String),
     /// Something this crate (or architecture) does not do.
     #[error("kexec: unsupported: {0}")]
     Unsupported(String),

@@ -6,3 +6,4 @@ mod layout;
 mod memory;
 mod running;
 mod trampoline;
+mod uimage;

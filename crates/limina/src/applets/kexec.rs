@@ -12,7 +12,8 @@
 //! except `--append` (see below):
 //!
 //! - `-l`/`--load KERNEL`: a MIPS `vmlinux`, ARM `zImage` or arm64 `Image`,
-//!   loaded with `kexec_load`. On DT architectures the next kernel gets the
+//!   or a U-Boot uImage holding one of them or a raw MIPS kernel (none or
+//!   LZMA compressed), loaded with `kexec_load`. On DT architectures the next kernel gets the
 //!   running device tree (`/sys/firmware/fdt`) or `--dtb FILE`, edited:
 //!   `/chosen/bootargs`, `linux,initrd-start`/`-end` (removed when there is
 //!   no `--initrd`), fresh `rng-seed` and (if present) `kaslr-seed`. On
@@ -164,8 +165,20 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
 
 pub(super) type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
+/// Parses the kernel read from `path`: a U-Boot uImage through
+/// `kexec::uimage` for `arch` (the running architecture: a raw MIPS kernel
+/// does not say its byte order), anything else by its own header.
+pub(super) fn kernel_image(path: &str, data: Vec<u8>, arch: Arch) -> Result<KernelImage, String> {
+    if kexec::uimage::is_uimage(&data) {
+        kexec::uimage::UImage::parse(&data).and_then(|u| u.kernel(arch))
+    } else {
+        KernelImage::from_vec(data)
+    }
+    .map_err(|e| about(path, e))
+}
+
 /// `what: error`, without the library's own `kexec: ` prefix.
-fn about(what: &str, e: impl std::fmt::Display) -> String {
+pub(super) fn about(what: &str, e: impl std::fmt::Display) -> String {
     let e = e.to_string();
     format!("{what}: {}", e.strip_prefix("kexec: ").unwrap_or(&e))
 }
@@ -256,7 +269,7 @@ fn load_file(args: &Args, kernel: &str) -> Res<()> {
 /// `-l`: kexec_load with our own loader and layout.
 fn load(args: &Args, kernel: &str) -> Res<()> {
     let arch = Arch::running().ok_or("kexec_load is not supported on this architecture")?;
-    let image = KernelImage::from_vec(read(kernel)?).map_err(|e| about(kernel, e))?;
+    let image = kernel_image(kernel, read(kernel)?, arch)?;
     if arch == Arch::X86_64 {
         return Err("on x86_64 use -s (kexec_file_load)".into());
     }

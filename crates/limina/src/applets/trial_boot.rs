@@ -2,9 +2,16 @@
 //!
 //! ```text
 //! trial-boot [--dtb FILE] [--command-line STR] [--append STR] [--initrd FILE]
-//!            [--address ADDR] [--root DEV] [--name NAME] [-l|--load-only]
-//!            [-n|--dry-run] KERNEL ROOTFS
+//!            [--address ADDR] [--root DEV] [--name NAME] [--erase-size N]
+//!            [-l|--load-only] [-n|--dry-run] KERNEL ROOTFS | FIRMWARE
 //! ```
+//!
+//! KERNEL is a MIPS `vmlinux`, ARM `zImage`, arm64 `Image` or a U-Boot
+//! uImage; ROOTFS a squashfs. A single FIRMWARE is an OpenWrt-style
+//! firmware image — a kernel uImage, then the squashfs at the next multiple
+//! of the erase block size (`--erase-size`, default 64 KiB) — such as the
+//! GL-AR750's `firmware.bin`; a DTB appended to its raw MIPS kernel is
+//! zeroed so that the kernel takes the edited tree (see `kexec::uimage`).
 //!
 //! The root file system goes into a free, 1 MiB-aligned region of RAM (or
 //! `--address`) that the running device tree gets as a `no-map`
@@ -25,23 +32,27 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use kexec::dtb::{Fdt, ReservedRegion, SYSFS_FDT};
-use kexec::{sys, Arch, KernelImage, Layout, MemoryMap};
+use kexec::uimage::Firmware;
+use kexec::{sys, Arch, Layout, MemoryMap};
 
-use super::kexec::{edit_dtb, random};
+use super::kexec::{about, edit_dtb, kernel_image, random};
 
 fn read(path: &str) -> Result<Vec<u8>, String> {
     super::kexec::read(path).map_err(|e| e.to_string())
 }
 
 const USAGE: &str = "usage: trial-boot [--dtb FILE] [--command-line STR] [--append STR] \
-[--initrd FILE] [--address ADDR] [--root DEV] [--name NAME] [-l|--load-only] [-n|--dry-run] \
-KERNEL ROOTFS";
+[--initrd FILE] [--address ADDR] [--root DEV] [--name NAME] [--erase-size N] [-l|--load-only] \
+[-n|--dry-run] KERNEL ROOTFS | FIRMWARE";
 
 /// Alignment of the root file system region.
 const REGION_ALIGN: u64 = 1 << 20;
 /// The region's size is a multiple of this: phram wants a multiple of its
 /// erase size (the page size, at most 64 KiB).
 const SIZE_GRANULE: u64 = 64 << 10;
+/// Default erase block size of a FIRMWARE image (the squashfs starts at a
+/// multiple of it): the GL-AR750's NOR flash, and most routers'.
+const DEFAULT_ERASE_SIZE: usize = 64 << 10;
 
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Args {
@@ -52,10 +63,12 @@ struct Args {
     address: Option<u64>,
     root: Option<String>,
     name: Option<String>,
+    erase_size: Option<usize>,
     load_only: bool,
     dry_run: bool,
+    /// KERNEL, or FIRMWARE when `rootfs` is `None`.
     kernel: String,
-    rootfs: String,
+    rootfs: Option<String>,
 }
 
 enum Parsed {
@@ -94,6 +107,16 @@ fn parse(args: Vec<String>) -> Result<Parsed, String> {
             "--address" => a.address = Some(parse_number(&value("--address")?)?),
             "--root" => a.root = Some(value("--root")?),
             "--name" => a.name = Some(value("--name")?),
+            "--erase-size" => {
+                let v = value("--erase-size")?;
+                let n = parse_number(&v)?;
+                a.erase_size = Some(
+                    usize::try_from(n)
+                        .ok()
+                        .filter(|n| n.is_power_of_two())
+                        .ok_or_else(|| format!("--erase-size '{v}': not a power of two"))?,
+                );
+            }
             "-l" | "--load-only" => a.load_only = true,
             "-n" | "--dry-run" => a.dry_run = true,
             "-h" | "--help" => return Ok(Parsed::Help),
@@ -101,11 +124,17 @@ fn parse(args: Vec<String>) -> Result<Parsed, String> {
             _ => positional.push(arg),
         }
     }
-    let [kernel, rootfs]: [String; 2] = positional
-        .try_into()
-        .map_err(|_| "expected KERNEL and ROOTFS".to_string())?;
-    a.kernel = kernel;
-    a.rootfs = rootfs;
+    let mut positional = positional.into_iter();
+    match (positional.next(), positional.next(), positional.next()) {
+        (Some(kernel), rootfs, None) => {
+            a.kernel = kernel;
+            a.rootfs = rootfs;
+        }
+        _ => return Err("expected KERNEL and ROOTFS, or one FIRMWARE image".to_string()),
+    }
+    if a.rootfs.is_some() && a.erase_size.is_some() {
+        return Err("--erase-size is for a FIRMWARE image, not KERNEL ROOTFS".to_string());
+    }
     if let Some(n) = &a.name {
         if n.is_empty() || n.contains([',', ' ']) {
             return Err(format!(
@@ -196,21 +225,54 @@ fn read_padded(path: &str) -> Result<Vec<u8>, String> {
 fn run(a: &Args) -> Result<(), String> {
     let log = |m: &str| eprintln!("trial-boot: {m}");
 
-    let kernel =
-        KernelImage::from_vec(read(&a.kernel)?).map_err(|e| format!("{}: {e}", a.kernel))?;
-    match Arch::running() {
-        Some(arch) if arch == kernel.arch => {}
-        running => {
-            return Err(format!(
-                "{}: a kernel for {}, this system is {}",
-                a.kernel,
-                kernel.arch.name(),
-                running.map_or("unknown", Arch::name)
-            ));
+    let running = Arch::running().ok_or("kexec_load is not supported on this architecture")?;
+    let (kernel, rootfs, rootfs_name) = match &a.rootfs {
+        Some(path) => {
+            let kernel = kernel_image(&a.kernel, read(&a.kernel)?, running)?;
+            (kernel, read_padded(path)?, path.clone())
         }
+        None => {
+            let mut data = read(&a.kernel)?;
+            let erase = a.erase_size.unwrap_or(DEFAULT_ERASE_SIZE);
+            let fw = Firmware::split(&data, erase).map_err(|e| about(&a.kernel, e))?;
+            log(&format!(
+                "firmware {}: uImage '{}' ({} bytes, {}), squashfs at {:#x}",
+                a.kernel,
+                fw.uimage.name,
+                fw.uimage.len(),
+                fw.uimage.compression.name(),
+                fw.rootfs.start
+            ));
+            let payload = fw.uimage.decompress().map_err(|e| about(&a.kernel, e))?;
+            if let Some(at) = kexec::uimage::appended_dtb(&payload) {
+                log(&format!(
+                    "kernel: zeroing the DTB appended at offset {at:#x}, so the kernel takes the edited tree"
+                ));
+            }
+            let kernel = fw
+                .uimage
+                .kernel_from_payload(running, payload)
+                .map_err(|e| about(&a.kernel, e))?;
+            // The file's buffer becomes the root file system's: the
+            // squashfs moves to its front and the rest is given back, so
+            // memory peaks at the file plus the decompressed kernel.
+            let range = fw.rootfs.clone();
+            data.truncate(range.end);
+            data.drain(..range.start);
+            let cap = (data.len() as u64).next_multiple_of(SIZE_GRANULE);
+            data.shrink_to(cap as usize);
+            (kernel, data, format!("{} (squashfs)", a.kernel))
+        }
+    };
+    if kernel.arch != running {
+        return Err(format!(
+            "{}: a kernel for {}, this system is {}",
+            a.kernel,
+            kernel.arch.name(),
+            running.name()
+        ));
     }
-    let rootfs = read_padded(&a.rootfs)?;
-    check_squashfs(&a.rootfs, &rootfs)?;
+    check_squashfs(&rootfs_name, &rootfs)?;
     let initrd = a.initrd.as_deref().map(read).transpose()?;
 
     let dtb_path = a.dtb.as_deref().unwrap_or(SYSFS_FDT);
@@ -256,8 +318,7 @@ fn run(a: &Args) -> Result<(), String> {
         .add_fixed("rootfs", address, padded)
         .map_err(|e| e.to_string())?;
     log(&format!(
-        "rootfs {}: squashfs, {image_len} bytes at {address:#x} (region {size:#x})",
-        a.rootfs
+        "rootfs {rootfs_name}: squashfs, {image_len} bytes at {address:#x} (region {size:#x})"
     ));
 
     let name = a.name.as_deref().unwrap_or("rootfs");
@@ -361,12 +422,19 @@ mod tests {
         assert_eq!(a.append, ["a=1", "b"]);
         assert_eq!(a.address, Some(0x400_0000));
         assert!(a.load_only && !a.dry_run);
-        assert_eq!((a.kernel.as_str(), a.rootfs.as_str()), ("k", "r"));
+        assert_eq!((a.kernel.as_str(), a.rootfs.as_deref()), ("k", Some("r")));
+        let Ok(Parsed::Run(a)) = parse(args("--erase-size 0x20000 fw.bin")) else {
+            panic!("parse failed")
+        };
+        assert_eq!((a.kernel.as_str(), a.rootfs), ("fw.bin", None));
+        assert_eq!(a.erase_size, Some(128 << 10));
     }
 
     #[test]
     fn bad_usage() {
-        assert!(parse(args("k")).is_err());
+        assert!(parse(args("")).is_err());
+        assert!(parse(args("--erase-size 1000 fw")).is_err());
+        assert!(parse(args("--erase-size 0x10000 k r")).is_err());
         assert!(parse(args("k r x")).is_err());
         assert!(parse(args("--address zz k r")).is_err());
         assert!(parse(args("--bogus k r")).is_err());

@@ -1,0 +1,644 @@
+//! U-Boot legacy images (`uImage`) and the router firmware images made of
+//! one kernel uImage and a squashfs.
+//!
+//! A uImage is a 64-byte header, big-endian on every architecture (U-Boot's
+//! `include/image.h`: magic `0x27051956`, a CRC-32 of the header, size,
+//! load and entry addresses, a CRC-32 of the data, OS, architecture, type,
+//! compression, a 32-byte name), then the data. OpenWrt-style firmware
+//! such as the GL-AR750's `firmware.bin` is a kernel uImage padded to the
+//! flash erase block, then the squashfs root file system.
+//!
+//! [`UImage::parse`] checks the header and both CRCs; [`UImage::kernel`]
+//! decompresses the data (none or LZMA; `mkimage -C lzma` is what MIPS
+//! routers use) and makes a [`KernelImage`]: a payload in a format this
+//! crate knows (a zImage, an arm64 Image, an ELF) is parsed as such; a raw
+//! MIPS kernel (`vmlinux.bin`) goes to the header's load address with the
+//! header's entry point. [`Firmware::split`] finds the squashfs after the
+//! uImage.
+//!
+//! A raw MIPS kernel built with `CONFIG_MIPS_RAW_APPENDED_DTB` finds a DTB
+//! appended to it at `__appended_dtb`, and upstream `get_fdt()`
+//! (`arch/mips/include/asm/bootinfo.h`) prefers that one over a tree passed
+//! in registers, so an edited device tree would be ignored.
+//! [`UImage::kernel`] zeroes a DTB it finds at the end of the payload, so
+//! the kernel takes the one kexec hands over. (Limina's kernel patch also
+//! reorders `get_fdt()`; the zeroing makes kernels without that hunk
+//! behave the same.)
+//!
+//! ```no_run
+//! use kexec::uimage::Firmware;
+//! use kexec::Arch;
+//!
+//! # fn main() -> Result<(), kexec::Error> {
+//! let data = std::fs::read("/tmp/firmware.bin").expect("read");
+//! let fw = Firmware::split(&data, 64 << 10)?;
+//! let kernel = fw.uimage.kernel(Arch::Mips)?;
+//! let rootfs = &data[fw.rootfs.clone()];
+//! # let _ = (kernel, rootfs);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::io::Read;
+use std::ops::Range;
+
+use crate::image::{mips_virt_to_phys, FixedPart, Format, Placement};
+use crate::{Arch, Error, KernelImage, Result};
+
+/// The uImage magic number (`IH_MAGIC`).
+pub const MAGIC: u32 = 0x2705_1956;
+/// Size of the uImage header.
+pub const HEADER_LEN: usize = 64;
+/// `IH_OS_LINUX`.
+const OS_LINUX: u8 = 5;
+/// `IH_TYPE_KERNEL`.
+const TYPE_KERNEL: u8 = 2;
+/// Largest decompressed kernel accepted (a MIPS kernel lives in the low
+/// 512 MiB; nothing a router boots comes near this).
+const MAX_KERNEL: usize = 256 << 20;
+/// The decoder's memory limit in KiB, checked against the stream header's
+/// dictionary size (OpenWrt's `preset=9` says 64 MiB). The window is
+/// allocated as it fills, so it never grows past the output, which
+/// [`MAX_KERNEL`] bounds.
+const LZMA_MEMLIMIT_KIB: u32 = 256 << 10;
+
+/// The squashfs 4.0 superblock magic, `hsqs`.
+const SQUASHFS_MAGIC: &[u8; 4] = b"hsqs";
+
+/// The data compression of a uImage (`IH_COMP_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Compression {
+    /// `IH_COMP_NONE`.
+    None,
+    /// `IH_COMP_GZIP`.
+    Gzip,
+    /// `IH_COMP_BZIP2`.
+    Bzip2,
+    /// `IH_COMP_LZMA` (the `lzma_alone` format).
+    Lzma,
+    /// `IH_COMP_LZO`.
+    Lzo,
+    /// `IH_COMP_LZ4`.
+    Lz4,
+    /// `IH_COMP_ZSTD`.
+    Zstd,
+    /// Any other value.
+    Other(u8),
+}
+
+impl Compression {
+    fn from_byte(b: u8) -> Compression {
+        match b {
+            0 => Compression::None,
+            1 => Compression::Gzip,
+            2 => Compression::Bzip2,
+            3 => Compression::Lzma,
+            4 => Compression::Lzo,
+            5 => Compression::Lz4,
+            6 => Compression::Zstd,
+            n => Compression::Other(n),
+        }
+    }
+
+    /// The name `mkimage -C` uses.
+    pub fn name(self) -> String {
+        match self {
+            Compression::None => "none".into(),
+            Compression::Gzip => "gzip".into(),
+            Compression::Bzip2 => "bzip2".into(),
+            Compression::Lzma => "lzma".into(),
+            Compression::Lzo => "lzo".into(),
+            Compression::Lz4 => "lz4".into(),
+            Compression::Zstd => "zstd".into(),
+            Compression::Other(n) => format!("compression {n}"),
+        }
+    }
+}
+
+/// The architecture byte of a uImage (`IH_ARCH_*`) as a name, and the
+/// [`Arch`]es it can mean.
+fn arch_of(b: u8) -> (&'static str, &'static [Arch]) {
+    match b {
+        2 => ("arm", &[Arch::Arm]),
+        3 => ("x86", &[]),
+        5 => ("mips", &[Arch::Mips, Arch::Mipsel]),
+        22 => ("arm64", &[Arch::Aarch64]),
+        24 => ("x86_64", &[Arch::X86_64]),
+        _ => ("another architecture", &[]),
+    }
+}
+
+fn be32(b: &[u8], off: usize) -> u32 {
+    u32::from_be_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
+}
+
+fn bad(what: impl std::fmt::Display) -> Error {
+    Error::BadImage(format!("uImage: {what}"))
+}
+
+/// A checked uImage: its header fields and its (still compressed) data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UImage<'a> {
+    /// The image name (up to 32 bytes, without the trailing NULs).
+    pub name: String,
+    /// Load address (`ih_load`), as U-Boot sees it (a KSEG0 address on
+    /// MIPS).
+    pub load: u32,
+    /// Entry point (`ih_ep`).
+    pub entry: u32,
+    /// Creation time, seconds since 1970.
+    pub time: u32,
+    /// `IH_OS_*`.
+    pub os: u8,
+    /// `IH_ARCH_*`.
+    pub arch: u8,
+    /// `IH_TYPE_*`.
+    pub kind: u8,
+    /// How the data is compressed.
+    pub compression: Compression,
+    /// The data after the header (`ih_size` bytes).
+    pub data: &'a [u8],
+}
+
+/// Whether `data` starts with the uImage magic.
+pub fn is_uimage(data: &[u8]) -> bool {
+    data.len() >= 4 && be32(data, 0) == MAGIC
+}
+
+impl<'a> UImage<'a> {
+    /// Parse the uImage at the start of `bytes` (anything after its data is
+    /// ignored), checking the magic, the header CRC, that the data is all
+    /// there and the data CRC.
+    ///
+    /// Errors: [`Error::BadImage`] naming the check that failed.
+    pub fn parse(bytes: &'a [u8]) -> Result<UImage<'a>> {
+        if bytes.len() < HEADER_LEN {
+            return Err(bad(format!(
+                "{} bytes, shorter than the 64-byte header",
+                bytes.len()
+            )));
+        }
+        if be32(bytes, 0) != MAGIC {
+            return Err(bad(format!(
+                "magic {:#010x}, not {MAGIC:#010x}",
+                be32(bytes, 0)
+            )));
+        }
+        let mut header = [0u8; HEADER_LEN];
+        header.copy_from_slice(&bytes[..HEADER_LEN]);
+        let hcrc = be32(&header, 4);
+        header[4..8].fill(0);
+        let computed = crc32fast::hash(&header);
+        if computed != hcrc {
+            return Err(bad(format!(
+                "header CRC {computed:#010x}, the header says {hcrc:#010x}"
+            )));
+        }
+        let size = be32(bytes, 12) as usize;
+        let data = bytes
+            .get(HEADER_LEN..HEADER_LEN.saturating_add(size))
+            .ok_or_else(|| {
+                bad(format!(
+                    "truncated: the header says {size} bytes of data, {} follow it",
+                    bytes.len() - HEADER_LEN
+                ))
+            })?;
+        let dcrc = be32(bytes, 24);
+        let computed = crc32fast::hash(data);
+        if computed != dcrc {
+            return Err(bad(format!(
+                "data CRC {computed:#010x}, the header says {dcrc:#010x}"
+            )));
+        }
+        let name_bytes = &bytes[32..64];
+        let name_len = name_bytes.iter().position(|&b| b == 0).unwrap_or(32);
+        Ok(UImage {
+            name: String::from_utf8_lossy(&name_bytes[..name_len]).into_owned(),
+            time: be32(bytes, 8),
+            load: be32(bytes, 16),
+            entry: be32(bytes, 20),
+            os: bytes[28],
+            arch: bytes[29],
+            kind: bytes[30],
+            compression: Compression::from_byte(bytes[31]),
+            data,
+        })
+    }
+
+    /// Bytes the uImage occupies: header and data.
+    pub fn len(&self) -> usize {
+        HEADER_LEN + self.data.len()
+    }
+
+    /// Whether the data is empty.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// The data, decompressed (none and LZMA; other compressions are
+    /// [`Error::Unsupported`]). At most 256 MiB.
+    pub fn decompress(&self) -> Result<Vec<u8>> {
+        match self.compression {
+            Compression::None => Ok(self.data.to_vec()),
+            Compression::Lzma => {
+                let reader =
+                    lzma_rust2::LzmaReader::new_mem_limit(self.data, LZMA_MEMLIMIT_KIB, None)
+                        .map_err(|e| bad(format!("LZMA data: {e}")))?;
+                let mut out = Vec::with_capacity(self.data.len() * 3);
+                reader
+                    .take(MAX_KERNEL as u64 + 1)
+                    .read_to_end(&mut out)
+                    .map_err(|e| bad(format!("LZMA data: {e}")))?;
+                if out.len() > MAX_KERNEL {
+                    return Err(bad(format!(
+                        "LZMA data decompresses to more than {} MiB",
+                        MAX_KERNEL >> 20
+                    )));
+                }
+                Ok(out)
+            }
+            other => Err(Error::Unsupported(format!(
+                "uImage data compressed with {} (only none and lzma)",
+                other.name()
+            ))),
+        }
+    }
+
+    /// The Linux kernel in this uImage, for a system of architecture
+    /// `arch` (the running one: a raw MIPS kernel does not say its byte
+    /// order, so `arch` gives it).
+    ///
+    /// The header must say Linux, type kernel, and an architecture that
+    /// `arch` belongs to. A payload that is itself a kernel format this
+    /// crate parses (zImage, arm64 Image, ELF) is parsed as such; a MIPS
+    /// payload otherwise is a raw binary loaded at the physical load
+    /// address, entered at the physical entry point, with room kept after
+    /// it for the kernel's `.bss` (half its size, at least 1 MiB: the raw
+    /// binary does not say). An appended DTB is zeroed (see the module
+    /// documentation).
+    ///
+    /// Errors: [`Error::Unsupported`] for another OS, type, architecture or
+    /// compression; [`Error::BadImage`] for corrupt data or addresses
+    /// outside KSEG0/KSEG1.
+    pub fn kernel(&self, arch: Arch) -> Result<KernelImage> {
+        self.check_kernel(arch)?;
+        self.kernel_from_payload(arch, self.decompress()?)
+    }
+
+    /// Header checks of [`kernel`](Self::kernel): Linux, type kernel, an
+    /// architecture `arch` belongs to.
+    fn check_kernel(&self, arch: Arch) -> Result<()> {
+        if self.os != OS_LINUX {
+            return Err(Error::Unsupported(format!(
+                "uImage '{}' is for OS {}, not Linux",
+                self.name, self.os
+            )));
+        }
+        if self.kind != TYPE_KERNEL {
+            return Err(Error::Unsupported(format!(
+                "uImage '{}' is of type {}, not a kernel (mkimage -T kernel)",
+                self.name, self.kind
+            )));
+        }
+        let (arch_name, arches) = arch_of(self.arch);
+        if !arches.contains(&arch) {
+            return Err(Error::Unsupported(format!(
+                "uImage '{}' is for {arch_name}, this system is {}",
+                self.name,
+                arch.name()
+            )));
+        }
+        Ok(())
+    }
+
+    /// [`kernel`](Self::kernel) with the payload already decompressed
+    /// (by [`decompress`](Self::decompress)), for a caller that looks at
+    /// it first — e.g. to report an [`appended_dtb`] before it is zeroed.
+    pub fn kernel_from_payload(&self, arch: Arch, mut data: Vec<u8>) -> Result<KernelImage> {
+        self.check_kernel(arch)?;
+        if crate::image::detect(&data).is_ok() {
+            return KernelImage::from_vec(data);
+        }
+        if !matches!(arch, Arch::Mips | Arch::Mipsel) {
+            return Err(Error::BadImage(format!(
+                "uImage '{}': the {} data is no kernel image this crate knows",
+                self.name,
+                self.compression.name()
+            )));
+        }
+        let address = mips_virt_to_phys(u64::from(self.load)).ok_or_else(|| {
+            bad(format!(
+                "load address {:#x} is not in KSEG0/KSEG1",
+                self.load
+            ))
+        })?;
+        let entry = mips_virt_to_phys(u64::from(self.entry)).ok_or_else(|| {
+            bad(format!(
+                "entry point {:#x} is not in KSEG0/KSEG1",
+                self.entry
+            ))
+        })?;
+        if data.is_empty() {
+            return Err(bad("no data"));
+        }
+        let len = data.len() as u64;
+        if !(address..address + len).contains(&entry) {
+            return Err(bad(format!(
+                "entry {entry:#x} is outside the kernel ({address:#x}, {len} bytes)"
+            )));
+        }
+        if let Some(at) = appended_dtb(&data) {
+            log::info!(
+                "uImage '{}': zeroed the DTB appended at offset {at:#x} so the kernel takes the one kexec passes",
+                self.name
+            );
+            data[at..].fill(0);
+        }
+        let mem_size = len + (len / 2).max(1 << 20);
+        Ok(KernelImage {
+            arch,
+            format: Format::MipsRaw,
+            placement: Placement::Fixed {
+                parts: vec![FixedPart {
+                    address,
+                    data,
+                    mem_size,
+                }],
+                entry,
+            },
+            flags: 0,
+        })
+    }
+}
+
+/// The offset of a flattened device tree that ends exactly at the end of
+/// `data` (`cat vmlinux.bin board.dtb`), if there is one: a 4-byte aligned
+/// FDT magic whose header's `totalsize` reaches the end.
+pub fn appended_dtb(data: &[u8]) -> Option<usize> {
+    const FDT_MAGIC: u32 = 0xd00d_feed;
+    // A DTB is at least a 40-byte header; router DTBs are a few KiB,
+    // none near 1 MiB.
+    let lowest = data.len().saturating_sub(1 << 20);
+    let last = data.len().checked_sub(40)?;
+    let mut at = last - last % 4;
+    loop {
+        if be32(data, at) == FDT_MAGIC && be32(data, at + 4) as usize == data.len() - at {
+            return Some(at);
+        }
+        if at < lowest + 4 {
+            return None;
+        }
+        at -= 4;
+    }
+}
+
+/// A firmware image: a kernel uImage, then (at the next multiple of the
+/// erase block size) a squashfs root file system.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Firmware<'a> {
+    /// The kernel's uImage.
+    pub uimage: UImage<'a>,
+    /// Where the squashfs is in the image: from its superblock to the end
+    /// of the bytes it uses.
+    pub rootfs: Range<usize>,
+}
+
+impl<'a> Firmware<'a> {
+    /// Split a firmware image: check the uImage at its start, then look
+    /// for a squashfs 4.0 superblock at each multiple of `erase_size` from
+    /// the end of the uImage on (as OpenWrt's `uimage,fw` partition
+    /// splitter does), and check that the squashfs is all there.
+    ///
+    /// Errors: [`Error::BadImage`] for a bad uImage, [`Error::BadFirmware`]
+    /// for no squashfs or a truncated one; [`Error::Unsupported`] if `erase_size` is not a
+    /// power of two.
+    pub fn split(data: &'a [u8], erase_size: usize) -> Result<Firmware<'a>> {
+        if !erase_size.is_power_of_two() {
+            return Err(Error::Unsupported(format!(
+                "erase block size {erase_size} is not a power of two"
+            )));
+        }
+        let uimage = UImage::parse(data)?;
+        let mut at = uimage.len().next_multiple_of(erase_size);
+        while at + 96 <= data.len() {
+            if &data[at..at + 4] == SQUASHFS_MAGIC {
+                let used =
+                    u64::from_le_bytes(data[at + 40..at + 48].try_into().unwrap_or_default());
+                let end = usize::try_from(used)
+                    .ok()
+                    .and_then(|u| at.checked_add(u))
+                    .filter(|&end| end <= data.len())
+                    .ok_or_else(|| {
+                        Error::BadFirmware(format!(
+                            "the squashfs at {at:#x} says it uses {used} bytes, {} follow",
+                            data.len() - at
+                        ))
+                    })?;
+                return Ok(Firmware {
+                    uimage,
+                    rootfs: at..end,
+                });
+            }
+            at += erase_size;
+        }
+        Err(Error::BadFirmware(format!(
+            "no squashfs after the uImage '{}' ({} bytes) at any {erase_size}-byte boundary",
+            uimage.name,
+            uimage.len()
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A uImage as `mkimage -A ARCH -O linux -T kernel -C COMP` makes it.
+    pub(crate) fn make(arch: u8, comp: u8, load: u32, entry: u32, data: &[u8]) -> Vec<u8> {
+        let mut h = vec![0u8; HEADER_LEN];
+        h[0..4].copy_from_slice(&MAGIC.to_be_bytes());
+        h[8..12].copy_from_slice(&1_700_000_000u32.to_be_bytes());
+        h[12..16].copy_from_slice(&(data.len() as u32).to_be_bytes());
+        h[16..20].copy_from_slice(&load.to_be_bytes());
+        h[20..24].copy_from_slice(&entry.to_be_bytes());
+        h[24..28].copy_from_slice(&crc32fast::hash(data).to_be_bytes());
+        h[28] = OS_LINUX;
+        h[29] = arch;
+        h[30] = TYPE_KERNEL;
+        h[31] = comp;
+        h[32..36].copy_from_slice(b"test");
+        let hcrc = crc32fast::hash(&h);
+        h[4..8].copy_from_slice(&hcrc.to_be_bytes());
+        h.extend_from_slice(data);
+        h
+    }
+
+    /// An `lzma_alone` stream of `data` with an end marker and no size, as
+    /// `xz --format=lzma` writes it (the encoder is a dev-dependency
+    /// feature only; `tests/uimage.rs` checks streams made by `xz` itself).
+    fn lzma(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let opts = lzma_rust2::LzmaOptions::with_preset(6);
+        let mut w =
+            lzma_rust2::LzmaWriter::new_use_header(Vec::new(), &opts, None).expect("encoder");
+        w.write_all(data).expect("compress");
+        w.finish().expect("finish")
+    }
+
+    fn raw_kernel(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 7 % 251) as u8).collect()
+    }
+
+    #[test]
+    fn header_fields_and_crcs() {
+        let img = make(5, 0, 0x8006_0000, 0x8006_0000, b"kernel bytes");
+        let u = UImage::parse(&img).expect("parse");
+        assert_eq!(u.name, "test");
+        assert_eq!((u.load, u.entry), (0x8006_0000, 0x8006_0000));
+        assert_eq!((u.os, u.arch, u.kind), (5, 5, 2));
+        assert_eq!(u.compression, Compression::None);
+        assert_eq!(u.data, b"kernel bytes");
+        assert_eq!(u.len(), 64 + 12);
+
+        let mut bad_h = img.clone();
+        bad_h[16] ^= 1;
+        let e = UImage::parse(&bad_h).expect_err("header crc").to_string();
+        assert!(e.contains("header CRC"), "{e}");
+        let mut bad_d = img.clone();
+        *bad_d.last_mut().expect("byte") ^= 1;
+        let e = UImage::parse(&bad_d).expect_err("data crc").to_string();
+        assert!(e.contains("data CRC"), "{e}");
+        let e = UImage::parse(&img[..70]).expect_err("short").to_string();
+        assert!(e.contains("truncated"), "{e}");
+        let e = UImage::parse(b"\x7fELF").expect_err("not").to_string();
+        assert!(e.contains("shorter than the 64-byte header"), "{e}");
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_not_a_panic() {
+        let img = make(5, 3, 0x8006_0000, 0x8006_0000, &lzma(&raw_kernel(5000)));
+        for n in 0..img.len() {
+            assert!(UImage::parse(&img[..n]).is_err(), "{n} bytes");
+        }
+        UImage::parse(&img).expect("whole");
+    }
+
+    #[test]
+    fn raw_mips_kernel_goes_to_the_physical_load_address() {
+        let k = raw_kernel(300_000);
+        let img = make(5, 3, 0x8006_0000, 0x8006_0400, &lzma(&k));
+        let u = UImage::parse(&img).expect("parse");
+        for arch in [Arch::Mips, Arch::Mipsel] {
+            let kernel = u.kernel(arch).expect("kernel");
+            assert_eq!(kernel.arch, arch);
+            assert_eq!(kernel.format, Format::MipsRaw);
+            let Placement::Fixed { parts, entry } = &kernel.placement else {
+                panic!("not fixed")
+            };
+            assert_eq!(*entry, 0x60400);
+            assert_eq!(parts.len(), 1);
+            assert_eq!(parts[0].address, 0x60000);
+            assert_eq!(parts[0].data, k);
+            assert_eq!(parts[0].mem_size, 300_000 + (1 << 20));
+        }
+        let e = u.kernel(Arch::Aarch64).expect_err("arch").to_string();
+        assert!(e.contains("is for mips, this system is aarch64"), "{e}");
+    }
+
+    #[test]
+    fn an_appended_dtb_is_zeroed() {
+        let mut k = raw_kernel(100_000);
+        let at = k.len();
+        let mut dtb = vec![0u8; 200];
+        dtb[0..4].copy_from_slice(&0xd00d_feedu32.to_be_bytes());
+        dtb[4..8].copy_from_slice(&200u32.to_be_bytes());
+        k.extend_from_slice(&dtb);
+        assert_eq!(appended_dtb(&k), Some(at));
+        let img = make(5, 0, 0x8006_0000, 0x8006_0000, &k);
+        let kernel = UImage::parse(&img)
+            .expect("parse")
+            .kernel(Arch::Mips)
+            .expect("kernel");
+        let Placement::Fixed { parts, .. } = &kernel.placement else {
+            panic!("not fixed")
+        };
+        assert_eq!(parts[0].data[..at], k[..at]);
+        assert!(parts[0].data[at..].iter().all(|&b| b == 0));
+        // A magic whose totalsize does not reach the end is kernel data.
+        let mut k2 = raw_kernel(100_000);
+        k2[4000..4004].copy_from_slice(&0xd00d_feedu32.to_be_bytes());
+        assert_eq!(appended_dtb(&k2), None);
+    }
+
+    #[test]
+    fn what_cannot_be_booted_is_a_clear_error() {
+        let k = raw_kernel(1000);
+        let gz = make(5, 1, 0x8006_0000, 0x8006_0000, &k);
+        let e = UImage::parse(&gz)
+            .expect("parse")
+            .kernel(Arch::Mips)
+            .expect_err("gzip");
+        assert!(e.to_string().contains("gzip (only none and lzma)"), "{e}");
+        let outside = make(5, 0, 0x8006_0000, 0x9000_0000, &k);
+        let e = UImage::parse(&outside)
+            .expect("parse")
+            .kernel(Arch::Mips)
+            .expect_err("entry");
+        assert!(e.to_string().contains("outside the kernel"), "{e}");
+        let kseg2 = make(5, 0, 0xc000_0000, 0xc000_0000, &k);
+        let e = UImage::parse(&kseg2)
+            .expect("parse")
+            .kernel(Arch::Mips)
+            .expect_err("kseg2");
+        assert!(e.to_string().contains("not in KSEG0/KSEG1"), "{e}");
+        let mut garbage = make(
+            5,
+            3,
+            0x8006_0000,
+            0x8006_0000,
+            &[0x5d, 0, 0, 0x80, 0, 1, 2, 3],
+        );
+        garbage.truncate(garbage.len());
+        let e = UImage::parse(&garbage)
+            .expect("parse")
+            .kernel(Arch::Mips)
+            .expect_err("lzma");
+        assert!(e.to_string().contains("LZMA data"), "{e}");
+        let arm_raw = make(2, 0, 0x8000, 0x8000, &k);
+        let e = UImage::parse(&arm_raw)
+            .expect("parse")
+            .kernel(Arch::Arm)
+            .expect_err("raw arm");
+        assert!(
+            e.to_string().contains("no kernel image this crate knows"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn firmware_splits_at_the_erase_block_after_the_uimage() {
+        let k = lzma(&raw_kernel(70_000));
+        let mut fw = make(5, 3, 0x8006_0000, 0x8006_0000, &k);
+        let at = fw.len().next_multiple_of(64 << 10);
+        fw.resize(at, 0xff);
+        let mut sq = vec![0u8; 4096];
+        sq[0..4].copy_from_slice(SQUASHFS_MAGIC);
+        sq[40..48].copy_from_slice(&4000u64.to_le_bytes());
+        fw.extend_from_slice(&sq);
+        let split = Firmware::split(&fw, 64 << 10).expect("split");
+        assert_eq!(split.rootfs, at..at + 4000);
+        assert_eq!(split.uimage.data, k.as_slice());
+        let e = Firmware::split(&fw[..at + 2000], 64 << 10).expect_err("short squashfs");
+        assert!(e.to_string().contains("says it uses 4000 bytes"), "{e}");
+        let e = Firmware::split(&fw[..at], 64 << 10).expect_err("no squashfs");
+        assert!(
+            e.to_string()
+                .contains("no squashfs after the uImage 'test'"),
+            "{e}"
+        );
+        // Not at a block boundary: not found (the splitter's rule).
+        let e = Firmware::split(&fw, 128 << 10).expect_err("boundary");
+        assert!(e.to_string().contains("no squashfs"), "{e}");
+    }
+}
