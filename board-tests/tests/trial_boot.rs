@@ -310,7 +310,7 @@ fn trial_boot_boots_a_firmware_image_of_lzma_uimage_and_squashfs() {
     assert!(
         plan.contains("uImage 'Limina bench'")
             && plan.contains("raw MIPS kernel from a uImage")
-            && plan.contains("zeroing the DTB appended"),
+            && plan.contains("zeroed the DTB appended"),
         "{plan}"
     );
 

@@ -58,12 +58,21 @@ const TYPE_KERNEL: u8 = 2;
 const MAX_KERNEL: usize = 256 << 20;
 /// The decoder's memory limit in KiB, checked against the stream header's
 /// dictionary size (OpenWrt's `preset=9` says 64 MiB). The window is
-/// allocated as it fills, so it never grows past the output, which
-/// [`MAX_KERNEL`] bounds.
+/// allocated as it fills, doubling, so it stays below twice the output,
+/// which [`MAX_KERNEL`] bounds.
 const LZMA_MEMLIMIT_KIB: u32 = 256 << 10;
 
 /// The squashfs 4.0 superblock magic, `hsqs`.
 const SQUASHFS_MAGIC: &[u8; 4] = b"hsqs";
+/// Size of a squashfs 4.0 superblock.
+const SQUASHFS_SUPERBLOCK: usize = 96;
+/// With `CONFIG_MIPS_RAW_APPENDED_DTB` the linker script leaves 1 MiB at
+/// `__appended_dtb` for the tree and aligns to 64 KiB before `.bss`.
+const APPENDED_DTB_ROOM: u64 = 0x10_0000 + 0x1_0000;
+/// Room kept after a raw MIPS kernel for its `.bss`, at least: enough for
+/// an `APPENDED_DTB_ROOM` the raw binary does not show plus a `.bss` of
+/// most of a MiB (ath79 kernels: a few hundred KiB).
+const MIN_BSS_ROOM: u64 = 2 << 20;
 
 /// The data compression of a uImage (`IH_COMP_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -245,7 +254,8 @@ impl<'a> UImage<'a> {
                 let reader =
                     lzma_rust2::LzmaReader::new_mem_limit(self.data, LZMA_MEMLIMIT_KIB, None)
                         .map_err(|e| bad(format!("LZMA data: {e}")))?;
-                let mut out = Vec::with_capacity(self.data.len() * 3);
+                let mut out =
+                    Vec::with_capacity(self.data.len().saturating_mul(3).min(MAX_KERNEL + 1));
                 reader
                     .take(MAX_KERNEL as u64 + 1)
                     .read_to_end(&mut out)
@@ -274,21 +284,23 @@ impl<'a> UImage<'a> {
     /// crate parses (zImage, arm64 Image, ELF) is parsed as such; a MIPS
     /// payload otherwise is a raw binary loaded at the physical load
     /// address, entered at the physical entry point, with room kept after
-    /// it for the kernel's `.bss` (half its size, at least 1 MiB: the raw
-    /// binary does not say). An appended DTB is zeroed (see the module
-    /// documentation).
+    /// it for the kernel's `.bss` (half its size, at least 2 MiB, after the
+    /// 1 MiB + 64 KiB an appended DTB's place takes: the raw binary does
+    /// not say). An appended DTB is zeroed (see the module documentation).
     ///
     /// Errors: [`Error::Unsupported`] for another OS, type, architecture or
     /// compression; [`Error::BadImage`] for corrupt data or addresses
-    /// outside KSEG0/KSEG1.
+    /// in KSEG2/KSEG3, or a uImage inside the uImage.
     pub fn kernel(&self, arch: Arch) -> Result<KernelImage> {
         self.check_kernel(arch)?;
         self.kernel_from_payload(arch, self.decompress()?)
     }
 
-    /// Header checks of [`kernel`](Self::kernel): Linux, type kernel, an
-    /// architecture `arch` belongs to.
-    fn check_kernel(&self, arch: Arch) -> Result<()> {
+    /// The header checks of [`kernel`](Self::kernel) — Linux, type kernel,
+    /// an architecture `arch` belongs to — without decompressing anything.
+    ///
+    /// Errors: [`Error::Unsupported`] naming what does not match.
+    pub fn check_kernel(&self, arch: Arch) -> Result<()> {
         if self.os != OS_LINUX {
             return Err(Error::Unsupported(format!(
                 "uImage '{}' is for OS {}, not Linux",
@@ -317,8 +329,12 @@ impl<'a> UImage<'a> {
     /// it first — e.g. to report an [`appended_dtb`] before it is zeroed.
     pub fn kernel_from_payload(&self, arch: Arch, mut data: Vec<u8>) -> Result<KernelImage> {
         self.check_kernel(arch)?;
-        if crate::image::detect(&data).is_ok() {
-            return KernelImage::from_vec(data);
+        match crate::image::detect(&data) {
+            Ok(Format::UImage) => {
+                return Err(bad(format!("'{}' holds another uImage", self.name)));
+            }
+            Ok(_) => return KernelImage::from_vec(data),
+            Err(_) => {}
         }
         if !matches!(arch, Arch::Mips | Arch::Mipsel) {
             return Err(Error::BadImage(format!(
@@ -329,13 +345,13 @@ impl<'a> UImage<'a> {
         }
         let address = mips_virt_to_phys(u64::from(self.load)).ok_or_else(|| {
             bad(format!(
-                "load address {:#x} is not in KSEG0/KSEG1",
+                "load address {:#x} is a mapped (KSEG2/KSEG3) address",
                 self.load
             ))
         })?;
         let entry = mips_virt_to_phys(u64::from(self.entry)).ok_or_else(|| {
             bad(format!(
-                "entry point {:#x} is not in KSEG0/KSEG1",
+                "entry point {:#x} is a mapped (KSEG2/KSEG3) address",
                 self.entry
             ))
         })?;
@@ -348,14 +364,17 @@ impl<'a> UImage<'a> {
                 "entry {entry:#x} is outside the kernel ({address:#x}, {len} bytes)"
             )));
         }
+        // The raw binary ends where the kernel's `.bss` is still to come.
+        let mut end = len;
         if let Some(at) = appended_dtb(&data) {
             log::info!(
                 "uImage '{}': zeroed the DTB appended at offset {at:#x} so the kernel takes the one kexec passes",
                 self.name
             );
             data[at..].fill(0);
+            end = end.max(at as u64 + APPENDED_DTB_ROOM);
         }
-        let mem_size = len + (len / 2).max(1 << 20);
+        let mem_size = end + (len / 2).max(MIN_BSS_ROOM);
         Ok(KernelImage {
             arch,
             format: Format::MipsRaw,
@@ -406,9 +425,9 @@ pub struct Firmware<'a> {
 
 impl<'a> Firmware<'a> {
     /// Split a firmware image: check the uImage at its start, then look
-    /// for a squashfs 4.0 superblock at each multiple of `erase_size` from
-    /// the end of the uImage on (as OpenWrt's `uimage,fw` partition
-    /// splitter does), and check that the squashfs is all there.
+    /// for a squashfs 4.0 superblock right at the end of the uImage and at
+    /// each multiple of `erase_size` after it (as OpenWrt's `uimage,fw`
+    /// partition splitter does), and check that the squashfs is all there.
     ///
     /// Errors: [`Error::BadImage`] for a bad uImage, [`Error::BadFirmware`]
     /// for no squashfs or a truncated one; [`Error::Unsupported`] if `erase_size` is not a
@@ -420,18 +439,20 @@ impl<'a> Firmware<'a> {
             )));
         }
         let uimage = UImage::parse(data)?;
-        let mut at = uimage.len().next_multiple_of(erase_size);
-        while at + 96 <= data.len() {
+        let mut at = uimage.len();
+        while at.saturating_add(SQUASHFS_SUPERBLOCK) <= data.len() {
             if &data[at..at + 4] == SQUASHFS_MAGIC {
                 let used =
                     u64::from_le_bytes(data[at + 40..at + 48].try_into().unwrap_or_default());
                 let end = usize::try_from(used)
                     .ok()
+                    .filter(|&u| u >= SQUASHFS_SUPERBLOCK)
                     .and_then(|u| at.checked_add(u))
                     .filter(|&end| end <= data.len())
                     .ok_or_else(|| {
                         Error::BadFirmware(format!(
-                            "the squashfs at {at:#x} says it uses {used} bytes, {} follow",
+                            "the squashfs at {at:#x} says it uses {used} bytes, {} follow \
+                             (and a superblock alone is 96)",
                             data.len() - at
                         ))
                     })?;
@@ -440,10 +461,12 @@ impl<'a> Firmware<'a> {
                     rootfs: at..end,
                 });
             }
-            at += erase_size;
+            // The next erase block boundary.
+            at = (at & !(erase_size - 1)) + erase_size;
         }
         Err(Error::BadFirmware(format!(
-            "no squashfs after the uImage '{}' ({} bytes) at any {erase_size}-byte boundary",
+            "no squashfs after the uImage '{}' ({} bytes), neither right after it nor at a \
+             {erase_size}-byte boundary",
             uimage.name,
             uimage.len()
         )))
@@ -540,7 +563,7 @@ mod tests {
             assert_eq!(parts.len(), 1);
             assert_eq!(parts[0].address, 0x60000);
             assert_eq!(parts[0].data, k);
-            assert_eq!(parts[0].mem_size, 300_000 + (1 << 20));
+            assert_eq!(parts[0].mem_size, 300_000 + (2 << 20));
         }
         let e = u.kernel(Arch::Aarch64).expect_err("arch").to_string();
         assert!(e.contains("is for mips, this system is aarch64"), "{e}");
@@ -565,6 +588,8 @@ mod tests {
         };
         assert_eq!(parts[0].data[..at], k[..at]);
         assert!(parts[0].data[at..].iter().all(|&b| b == 0));
+        // .bss comes after the 1 MiB + 64 KiB kept for the tree.
+        assert_eq!(parts[0].mem_size, at as u64 + 0x11_0000 + (2 << 20));
         // A magic whose totalsize does not reach the end is kernel data.
         let mut k2 = raw_kernel(100_000);
         k2[4000..4004].copy_from_slice(&0xd00d_feedu32.to_be_bytes());
@@ -591,20 +616,28 @@ mod tests {
             .expect("parse")
             .kernel(Arch::Mips)
             .expect_err("kseg2");
-        assert!(e.to_string().contains("not in KSEG0/KSEG1"), "{e}");
-        let mut garbage = make(
-            5,
-            3,
-            0x8006_0000,
-            0x8006_0000,
-            &[0x5d, 0, 0, 0x80, 0, 1, 2, 3],
-        );
-        garbage.truncate(garbage.len());
-        let e = UImage::parse(&garbage)
+        assert!(e.to_string().contains("mapped (KSEG2/KSEG3)"), "{e}");
+        // A stream cut in half: the CRC is right (it is over what is
+        // there), the LZMA data ends too early.
+        let stream = lzma(&raw_kernel(200_000));
+        let cut = make(5, 3, 0x8006_0000, 0x8006_0000, &stream[..stream.len() / 2]);
+        let e = UImage::parse(&cut)
             .expect("parse")
             .kernel(Arch::Mips)
             .expect_err("lzma");
         assert!(e.to_string().contains("LZMA data"), "{e}");
+        let short_header = make(5, 3, 0x8006_0000, 0x8006_0000, &stream[..5]);
+        let e = UImage::parse(&short_header)
+            .expect("parse")
+            .decompress()
+            .expect_err("hdr");
+        assert!(e.to_string().contains("LZMA data"), "{e}");
+        let nested = make(5, 0, 0x8006_0000, 0x8006_0000, &make(5, 0, 0, 0, &k));
+        let e = UImage::parse(&nested)
+            .expect("parse")
+            .kernel(Arch::Mips)
+            .expect_err("nested");
+        assert!(e.to_string().contains("holds another uImage"), "{e}");
         let arm_raw = make(2, 0, 0x8000, 0x8000, &k);
         let e = UImage::parse(&arm_raw)
             .expect("parse")
@@ -640,5 +673,16 @@ mod tests {
         // Not at a block boundary: not found (the splitter's rule).
         let e = Firmware::split(&fw, 128 << 10).expect_err("boundary");
         assert!(e.to_string().contains("no squashfs"), "{e}");
+        // Right after the uImage, unpadded: found.
+        let mut tight = make(5, 3, 0x8006_0000, 0x8006_0000, &k);
+        let tight_at = tight.len();
+        tight.extend_from_slice(&sq);
+        let split = Firmware::split(&tight, 64 << 10).expect("unpadded");
+        assert_eq!(split.rootfs, tight_at..tight_at + 4000);
+        // A superblock claiming fewer bytes than itself.
+        let mut tiny = fw.clone();
+        tiny[at + 40..at + 48].copy_from_slice(&0u64.to_le_bytes());
+        let e = Firmware::split(&tiny, 64 << 10).expect_err("bytes_used 0");
+        assert!(e.to_string().contains("says it uses 0 bytes"), "{e}");
     }
 }

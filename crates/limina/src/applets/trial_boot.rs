@@ -33,7 +33,7 @@ use std::process::ExitCode;
 
 use kexec::dtb::{Fdt, ReservedRegion, SYSFS_FDT};
 use kexec::uimage::Firmware;
-use kexec::{sys, Arch, Layout, MemoryMap};
+use kexec::{sys, Arch, Format, Layout, MemoryMap};
 
 use super::kexec::{about, edit_dtb, kernel_image, random};
 
@@ -243,19 +243,25 @@ fn run(a: &Args) -> Result<(), String> {
                 fw.uimage.compression.name(),
                 fw.rootfs.start
             ));
+            // Header first: a uImage for another system is refused before
+            // anything is decompressed.
+            fw.uimage
+                .check_kernel(running)
+                .map_err(|e| about(&a.kernel, e))?;
             let payload = fw.uimage.decompress().map_err(|e| about(&a.kernel, e))?;
-            if let Some(at) = kexec::uimage::appended_dtb(&payload) {
-                log(&format!(
-                    "kernel: zeroing the DTB appended at offset {at:#x}, so the kernel takes the edited tree"
-                ));
-            }
+            let dtb_at = kexec::uimage::appended_dtb(&payload);
             let kernel = fw
                 .uimage
                 .kernel_from_payload(running, payload)
                 .map_err(|e| about(&a.kernel, e))?;
+            if let (Some(at), Format::MipsRaw) = (dtb_at, kernel.format) {
+                log(&format!(
+                    "kernel: zeroed the DTB appended at offset {at:#x}, so the kernel takes the edited tree"
+                ));
+            }
             // The file's buffer becomes the root file system's: the
-            // squashfs moves to its front and the rest is given back, so
-            // memory peaks at the file plus the decompressed kernel.
+            // squashfs moves to its front and the rest is given back (the
+            // peak was earlier: the file, the kernel and the LZMA window).
             let range = fw.rootfs.clone();
             data.truncate(range.end);
             data.drain(..range.start);
