@@ -63,3 +63,17 @@ pub fn busybox_maxrss_divisor(vm: &mut Vm) -> u64 {
         .parse()
         .check("page size number")
 }
+
+/// Runs `cmd` in the guest and checks that it fails with `expect` in its
+/// output and leaves nothing loaded for kexec (`/sys/kernel/kexec_loaded`
+/// is 0): bad input is refused before anything is loaded.
+pub fn assert_refused_nothing_loaded(vm: &mut Vm, cmd: &str, expect: &str) {
+    let (status, out) = vm.run(&format!("{cmd} 2>&1")).check(cmd);
+    assert_ne!(status, 0, "{cmd} succeeded: {out}");
+    assert!(out.contains(expect), "{cmd}: expected '{expect}' in: {out}");
+    assert_eq!(
+        vm.run_ok("cat /sys/kernel/kexec_loaded").check("loaded"),
+        "0",
+        "{cmd} left something loaded"
+    );
+}

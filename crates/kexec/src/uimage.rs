@@ -292,15 +292,23 @@ impl<'a> UImage<'a> {
     /// compression; [`Error::BadImage`] for corrupt data or addresses
     /// in KSEG2/KSEG3, or a uImage inside the uImage.
     pub fn kernel(&self, arch: Arch) -> Result<KernelImage> {
-        self.check_kernel(arch)?;
-        self.kernel_from_payload(arch, self.decompress()?)
+        Ok(self.kernel_and_zeroed_dtb(arch)?.0)
     }
 
-    /// The header checks of [`kernel`](Self::kernel) — Linux, type kernel,
-    /// an architecture `arch` belongs to — without decompressing anything.
+    /// [`kernel`](Self::kernel), and the offset in the payload of the
+    /// appended DTB it zeroed, if it zeroed one (for a caller that reports
+    /// it, as trial-boot does).
     ///
-    /// Errors: [`Error::Unsupported`] naming what does not match.
-    pub fn check_kernel(&self, arch: Arch) -> Result<()> {
+    /// Errors: as [`kernel`](Self::kernel).
+    pub fn kernel_and_zeroed_dtb(&self, arch: Arch) -> Result<(KernelImage, Option<usize>)> {
+        // The header first: nothing is decompressed for another system.
+        self.check_kernel(arch)?;
+        self.payload_kernel(arch, self.decompress()?)
+    }
+
+    /// The header checks of [`kernel`](Self::kernel): Linux, type kernel,
+    /// an architecture `arch` belongs to.
+    fn check_kernel(&self, arch: Arch) -> Result<()> {
         if self.os != OS_LINUX {
             return Err(Error::Unsupported(format!(
                 "uImage '{}' is for OS {}, not Linux",
@@ -324,16 +332,17 @@ impl<'a> UImage<'a> {
         Ok(())
     }
 
-    /// [`kernel`](Self::kernel) with the payload already decompressed
-    /// (by [`decompress`](Self::decompress)), for a caller that looks at
-    /// it first — e.g. to report an [`appended_dtb`] before it is zeroed.
-    pub fn kernel_from_payload(&self, arch: Arch, mut data: Vec<u8>) -> Result<KernelImage> {
-        self.check_kernel(arch)?;
+    /// The kernel in the decompressed payload `data` (the header checked).
+    fn payload_kernel(
+        &self,
+        arch: Arch,
+        mut data: Vec<u8>,
+    ) -> Result<(KernelImage, Option<usize>)> {
         match crate::image::detect(&data) {
             Ok(Format::UImage) => {
                 return Err(bad(format!("'{}' holds another uImage", self.name)));
             }
-            Ok(_) => return KernelImage::from_vec(data),
+            Ok(_) => return Ok((KernelImage::from_vec(data)?, None)),
             Err(_) => {}
         }
         if !matches!(arch, Arch::Mips | Arch::Mipsel) {
@@ -366,7 +375,8 @@ impl<'a> UImage<'a> {
         }
         // The raw binary ends where the kernel's `.bss` is still to come.
         let mut end = len;
-        if let Some(at) = appended_dtb(&data) {
+        let zeroed = appended_dtb(&data);
+        if let Some(at) = zeroed {
             log::info!(
                 "uImage '{}': zeroed the DTB appended at offset {at:#x} so the kernel takes the one kexec passes",
                 self.name
@@ -375,7 +385,7 @@ impl<'a> UImage<'a> {
             end = end.max(at as u64 + APPENDED_DTB_ROOM);
         }
         let mem_size = end + (len / 2).max(MIN_BSS_ROOM);
-        Ok(KernelImage {
+        let kernel = KernelImage {
             arch,
             format: Format::MipsRaw,
             placement: Placement::Fixed {
@@ -387,7 +397,8 @@ impl<'a> UImage<'a> {
                 entry,
             },
             flags: 0,
-        })
+        };
+        Ok((kernel, zeroed))
     }
 }
 

@@ -1,5 +1,6 @@
 //! Integration tests of limina-kexec, one module per topic.
 
+mod common;
 mod dtc;
 mod images;
 mod layout;

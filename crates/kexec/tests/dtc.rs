@@ -2,35 +2,16 @@
 //! `dtc`, edited with `kexec::dtb`, decompiled by `dtc` and read back with
 //! `fdtget`. Skips (with a printed reason) where `dtc`/`fdtget` are absent.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use kexec::dtb::{Fdt, ReserveEntry, ReservedRegion};
 
+use crate::common::{run, Scratch};
+
 const CELLS1: &str = include_str!("fixtures/cells1.dts");
 const CELLS2: &str = include_str!("fixtures/cells2.dts");
 const VIRT: &str = include_str!("fixtures/qemu-virt-aarch64.dts");
-
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("limina-kexec-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create scratch dir");
-        Scratch(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn tools_present() -> bool {
     for tool in ["dtc", "fdtget"] {
@@ -40,16 +21,6 @@ fn tools_present() -> bool {
         }
     }
     true
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("spawn tool");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("tool output is UTF-8")
 }
 
 fn compile(scratch: &Scratch, name: &str, dts: &str) -> Vec<u8> {

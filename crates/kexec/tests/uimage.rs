@@ -4,32 +4,13 @@
 //! `kexec::uimage`. Skips (with a printed reason) where a tool is absent,
 //! e.g. inside the test VMs.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use kexec::image::Placement;
 use kexec::uimage::{Firmware, UImage};
 use kexec::{Arch, Format};
 
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("limina-uimage-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create scratch dir");
-        Scratch(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use crate::common::{run, Scratch};
 
 fn tools_present(tools: &[&str]) -> bool {
     for tool in tools {
@@ -39,16 +20,6 @@ fn tools_present(tools: &[&str]) -> bool {
         }
     }
     true
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("spawn tool");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Something kernel-sized that compresses like code, not like zeros.
@@ -82,7 +53,7 @@ fn an_ath79_style_firmware_image_from_the_reference_tools() {
     if !tools_present(&["mkimage", "xz", "dtc", "mksquashfs"]) {
         return;
     }
-    let s = Scratch::new("fw");
+    let s = Scratch::new("uimage-fw");
     // vmlinux.bin with the board's DTB appended, as post-image.sh does.
     let kernel = fake_kernel(3 << 20);
     std::fs::write(
@@ -175,7 +146,7 @@ fn a_gzip_uimage_is_refused_by_name() {
     if !tools_present(&["mkimage", "gzip"]) {
         return;
     }
-    let s = Scratch::new("gz");
+    let s = Scratch::new("uimage-gz");
     std::fs::write(s.path("k"), fake_kernel(100_000)).expect("k");
     run(Command::new("gzip").arg("-k").arg(s.path("k")));
     run(Command::new("mkimage")

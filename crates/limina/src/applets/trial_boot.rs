@@ -33,7 +33,7 @@ use std::process::ExitCode;
 
 use kexec::dtb::{Fdt, ReservedRegion, SYSFS_FDT};
 use kexec::uimage::Firmware;
-use kexec::{sys, Arch, Format, Layout, MemoryMap};
+use kexec::{sys, Arch, Layout, MemoryMap};
 
 use super::kexec::{about, edit_dtb, kernel_image, random};
 
@@ -243,18 +243,11 @@ fn run(a: &Args) -> Result<(), String> {
                 fw.uimage.compression.name(),
                 fw.rootfs.start
             ));
-            // Header first: a uImage for another system is refused before
-            // anything is decompressed.
-            fw.uimage
-                .check_kernel(running)
-                .map_err(|e| about(&a.kernel, e))?;
-            let payload = fw.uimage.decompress().map_err(|e| about(&a.kernel, e))?;
-            let dtb_at = kexec::uimage::appended_dtb(&payload);
-            let kernel = fw
+            let (kernel, zeroed_dtb) = fw
                 .uimage
-                .kernel_from_payload(running, payload)
+                .kernel_and_zeroed_dtb(running)
                 .map_err(|e| about(&a.kernel, e))?;
-            if let (Some(at), Format::MipsRaw) = (dtb_at, kernel.format) {
+            if let Some(at) = zeroed_dtb {
                 log(&format!(
                     "kernel: zeroed the DTB appended at offset {at:#x}, so the kernel takes the edited tree"
                 ));
