@@ -8,8 +8,14 @@
 #                         board: menuconfig, savedefconfig, linux-menuconfig, ...
 #   make vendor           fetch the crates limina builds from into BR2_DL_DIR
 #                         (needs cargo and network; then builds run offline)
+#   make fill-dl          fill BR2_DL_DIR for the current board from the copies
+#                         reachable here (scripts/fill-dl; SOURCES=DIR names
+#                         a directory of git mirrors OWNER+NAME/repo)
+#   make firmware-check   configure, fill, build and board-test FIRMWARE_BOARDS
+#                         (default qemu-mips); skipped without BUILDROOT=
 #   BUILDROOT=/path       use this Buildroot tree instead of downloading one
 #   BR2_DL_DIR=/path      source downloads (default: dl/)
+#   LIMINA_OUTPUT=/path   where output/<board> goes (default: output/)
 #
 # Test targets (each a stage of `make check`, so CI and laptops run the same
 # commands):
@@ -74,13 +80,28 @@ endif
 
 BOARDS := $(sort $(patsubst configs/%_defconfig,%,$(wildcard configs/*_defconfig)))
 
+LIMINA_OUTPUT ?= $(CURDIR)/output
 # The current board: BOARD=..., else the last one configured.
-BOARD ?= $(shell cat output/.board 2>/dev/null)
-BR_OUT = $(CURDIR)/output/$(BOARD)
+BOARD ?= $(shell cat $(LIMINA_OUTPUT)/.board 2>/dev/null)
+BR_OUT = $(LIMINA_OUTPUT)/$(BOARD)
 BR_MAKE = $(MAKE) -C $(BR_DIR) O=$(BR_OUT) BR2_EXTERNAL=$(CURDIR)/br2-external
 
+# GNU tar's configure (Buildroot's host-tar) refuses to run as root unless
+# told; CI and the build machines build as root.
+ifeq ($(shell id -u),0)
+export FORCE_UNSAFE_CONFIGURE := 1
+endif
+
+# Buildroot's host dependencies, checked (and installed, as root) before the
+# first configuration: on a bare Debian 12 Buildroot would stop at the first
+# missing one ("You must install 'rsync'").
+FIRMWARE_SETUP_STAMP := $(CURDIR)/build/.stamp_firmware_setup
+$(FIRMWARE_SETUP_STAMP): scripts/setup
+	scripts/setup --firmware
+	@mkdir -p $(@D) && touch $@
+
 .DEFAULT_GOAL := all
-.PHONY: all list-defconfigs buildroot vendor
+.PHONY: all list-defconfigs buildroot vendor fill-dl firmware-check
 
 all:
 	@test -n "$(BOARD)" || { \
@@ -95,10 +116,31 @@ list-defconfigs:
 
 buildroot: $(BR_STAMP)
 
-$(addsuffix _defconfig,$(BOARDS)): %_defconfig: $(BR_STAMP)
-	$(MAKE) -C $(BR_DIR) O=$(CURDIR)/output/$* BR2_EXTERNAL=$(CURDIR)/br2-external \
+$(addsuffix _defconfig,$(BOARDS)): %_defconfig: $(FIRMWARE_SETUP_STAMP) $(BR_STAMP)
+	$(MAKE) -C $(BR_DIR) O=$(LIMINA_OUTPUT)/$* BR2_EXTERNAL=$(CURDIR)/br2-external \
 		BR2_DEFCONFIG=$(CURDIR)/configs/$*_defconfig defconfig
-	echo $* > output/.board
+	echo $* > $(LIMINA_OUTPUT)/.board
+
+# Fill BR2_DL_DIR for the current board (see scripts/fill-dl).
+SOURCES ?=
+fill-dl:
+	@test -n "$(BOARD)" || { echo "No board configured: run 'make <board>_defconfig' first." >&2; exit 1; }
+	scripts/fill-dl $(addprefix --git ,$(SOURCES)) $(BR_OUT)
+
+# The real firmware build and its board tests, board by board.
+FIRMWARE_BOARDS ?= qemu-mips
+firmware-check:
+ifeq ($(BUILDROOT),)
+	@echo "firmware-check: skipped: pass BUILDROOT=/path/to/buildroot-$(BR_VERSION) (and SOURCES=/path/to/git-mirrors offline)"
+else
+	@set -e; for b in $(FIRMWARE_BOARDS); do \
+		$(MAKE) --no-print-directory $${b}_defconfig; \
+		$(MAKE) --no-print-directory BOARD=$$b fill-dl; \
+		$(MAKE) --no-print-directory BOARD=$$b; \
+		LIMINA_IMAGES=$(LIMINA_OUTPUT)/$$b/images \
+			cargo test -p board-tests --test firmware_$$(echo $$b | tr - _) -- --include-ignored; \
+	done
+endif
 
 # The crates of the workspace, and for MIPS boards (-Zbuild-std) those of
 # Rust 1.88.0's standard library too, vendored where package/limina looks
