@@ -131,42 +131,84 @@ fn images_dir(board: &str) -> PathBuf {
         .join("images")
 }
 
-#[test]
-#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
-fn qemu_mips_image_boots_to_s6_rc_and_runs_applets() {
-    let images = images_dir("qemu-mips");
-    if !images.join("vmlinux").exists() || !images.join("rootfs.ext4").exists() {
-        eprintln!(
-            "skipped: no Buildroot images in {} (make qemu-mips_defconfig && make)",
-            images.display()
-        );
-        return;
+/// The images a board test needs, or the reason to skip (printed).
+fn built_images(board: &str, files: &[&str]) -> Option<PathBuf> {
+    let images = images_dir(board);
+    let absent: Vec<&str> = files
+        .iter()
+        .copied()
+        .filter(|f| !images.join(f).exists())
+        .collect();
+    if absent.is_empty() {
+        return Some(images);
     }
-    let readme = workspace_root().join("boards/qemu/mips-malta/readme.txt");
-    let mut console = Console::spawn(&qemu_line(&readme, "qemu-mips_defconfig", &images));
+    eprintln!(
+        "skipped: {} not built in {} (make {board}_defconfig && make, or set LIMINA_BR_OUTPUT)",
+        absent.join(", "),
+        images.display()
+    );
+    None
+}
 
+/// A free TCP port on the loopback interface, for QEMU's host forward.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local_addr").port()
+}
+
+/// The first line the SSH server at 127.0.0.1:port sends, retried while the
+/// guest's forward is not answering yet.
+fn ssh_banner(port: u16, timeout: Duration) -> String {
+    let deadline = Instant::now() + timeout.mul_f64(timeout_scale());
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+            let mut buf = [0u8; 256];
+            if let Ok(n) = s.read(&mut buf) {
+                if n > 0 {
+                    let text = String::from_utf8_lossy(&buf[..n]).to_string();
+                    return text.lines().next().unwrap_or_default().to_string();
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no SSH banner on 127.0.0.1:{port}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Log in on the console as root.
+fn login(console: &mut Console) {
     console.wait_for("login:", Duration::from_secs(300));
     console.send("root");
     console.wait_for("# ", Duration::from_secs(30));
+}
 
+/// The boot and service checks every QEMU board's image passes: init is
+/// s6-linux-init, every service of the compiled database's default bundle
+/// is up, services log to their own directory, and the limina applets run.
+fn check_system(console: &mut Console) {
     let init = console.run_ok("readlink /sbin/init");
     assert!(
         init.contains("s6-linux-init/current/bin/init"),
         "init: {init}"
     );
+    // Everything the default bundle pulls in, from the live database,
+    // against what s6-rc reports up.
+    let wanted = console.run_ok("s6-rc-db -c /run/s6-rc/compiled all-dependencies default");
     let up = console.run_ok("s6-rc -a list");
-    for service in [
-        "mount-fs",
-        "getty",
-        "syslogd",
-        "syslogd-log",
-        "dropbear",
-        "dropbear-log",
-    ] {
+    let wanted: Vec<&str> = wanted.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    assert!(wanted.len() >= 6, "default bundle too small: {wanted:?}");
+    for service in &wanted {
         assert!(
-            up.lines().any(|l| l.trim() == service),
-            "{service} not up:\n{up}"
+            up.lines().any(|l| l.trim() == *service),
+            "{service} (in the default bundle) is not up; up:\n{up}"
         );
+    }
+    for service in ["mount-fs", "getty", "syslogd", "syslogd-log", "dropbear"] {
+        assert!(wanted.contains(&service), "{service} not in the default bundle");
     }
     let logs = console.run_ok("ls /var/log");
     for dir in ["syslogd", "dropbear"] {
@@ -175,19 +217,88 @@ fn qemu_mips_image_boots_to_s6_rc_and_runs_applets() {
             "no /var/log/{dir}:\n{logs}"
         );
     }
+    console.run_ok("logger -t board-test hello && sleep 1 && grep -r board-test /var/log/syslogd");
+
     let applets = console.run_ok("limina --list");
-    for applet in ["flashcp", "watchdog", "ifwait"] {
+    for applet in ["flashcp", "mtdinfo", "watchdog", "ifwait", "ubiattach"] {
         assert!(
-            applets.contains(applet),
+            applets.split_whitespace().any(|w| w == applet),
             "{applet} missing from limina --list:\n{applets}"
         );
     }
-    console.run_ok("logger -t board-test hello && sleep 1 && grep -r hello /var/log/syslogd");
+    // ifwait on the real NIC, which is up by now (lo is what mount-fs
+    // raises; eth0 is raised here).
+    console.run_ok("ip link set eth0 up && ifwait --timeout 20 eth0 up");
+    // The watchdog applet reads the kernel's watchdog (softdog here).
+    let info = console.run_ok("watchdog --info -d /dev/watchdog0");
+    assert!(!info.trim().is_empty(), "watchdog --info printed nothing");
     // An applet through its link, failing as mtd-utils does on a missing device.
     console.send("flashcp /dev/null /dev/mtd-none; echo \"@@status=$?@@\"");
     console.wait_for("@@status=", Duration::from_secs(30));
     let status = console.wait_for("@@", Duration::from_secs(5));
-    assert_ne!(status, "0", "flashcp to a missing device succeeded");
+    assert_eq!(status, "1", "flashcp to a missing device: exit {status}");
+
+    // The root file system is the read-only squashfs.
+    let mounts = console.run_ok("cat /proc/mounts");
+    let root = mounts
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some("/"))
+        .unwrap_or_else(|| panic!("no / in /proc/mounts:\n{mounts}"));
+    assert!(root.contains(" ro,") || root.contains(" ro "), "root not read-only: {root}");
+    console.send("touch /limina-test; echo \"@@status=$?@@\"");
+    console.wait_for("@@status=", Duration::from_secs(30));
+    let status = console.wait_for("@@", Duration::from_secs(5));
+    assert_ne!(status, "0", "wrote to the root file system");
+}
+
+#[test]
+#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
+fn qemu_mips_image_boots_to_s6_rc_and_runs_applets() {
+    let Some(images) = built_images("qemu-mips", &["vmlinux", "rootfs.squashfs", "flash.img"])
+    else {
+        return;
+    };
+    let readme = workspace_root().join("boards/qemu/mips-malta/readme.txt");
+    let mut args = qemu_line(&readme, "qemu-mips_defconfig", &images);
+    // dropbear through QEMU's user network.
+    let port = free_port();
+    let nic = args
+        .iter_mut()
+        .find(|a| a.starts_with("user,"))
+        .expect("a -nic user,... argument");
+    nic.push_str(&format!(",hostfwd=tcp:127.0.0.1:{port}-:22"));
+
+    let started = Instant::now();
+    let mut console = Console::spawn(&args);
+    login(&mut console);
+    eprintln!(
+        "qemu-mips: login prompt {:.1} s after QEMU started",
+        started.elapsed().as_secs_f64()
+    );
+    check_system(&mut console);
+
+    // mtdinfo on the flash partitions the kernel made of malta's CFI flash.
+    let mtd = console.run_ok("mtdinfo -a");
+    assert!(mtd.contains("User FS"), "no User FS partition:\n{mtd}");
+
+    let banner = ssh_banner(port, Duration::from_secs(60));
+    assert!(banner.starts_with("SSH-2.0-dropbear"), "SSH banner: {banner:?}");
+
+    // /data is UBI on flash, and survives a reboot.
+    console.run_ok("test -e /run/limina-init/data-persistent");
+    let mounts = console.run_ok("grep ' /data ' /proc/mounts");
+    assert!(mounts.contains("ubifs"), "/data: {mounts}");
+    let marker = format!("{}", std::process::id());
+    console.run_ok(&format!("echo {marker} > /data/board-test && sync"));
+    let key = console.run_ok("md5sum /data/dropbear/dropbear_ed25519_host_key");
+    console.send("reboot");
+    login(&mut console);
+    assert_eq!(console.run_ok("cat /data/board-test").trim(), marker);
+    assert_eq!(
+        console.run_ok("md5sum /data/dropbear/dropbear_ed25519_host_key"),
+        key,
+        "dropbear's host key changed across the reboot"
+    );
 }
 
 #[test]
@@ -207,4 +318,6 @@ fn qemu_line_follows_the_readme() {
     assert!(args
         .iter()
         .any(|a| a == "rootwait root=/dev/sda console=ttyS0"));
+    assert!(args.iter().any(|a| a.contains("/img/rootfs.squashfs")));
+    assert!(args.iter().any(|a| a.contains("/img/flash.img") && a.contains("if=pflash")));
 }
