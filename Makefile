@@ -137,9 +137,9 @@ else
 		$(MAKE) --no-print-directory $${b}_defconfig; \
 		$(MAKE) --no-print-directory BOARD=$$b fill-dl; \
 		$(MAKE) --no-print-directory BOARD=$$b; \
-		LIMINA_IMAGES=$(LIMINA_OUTPUT)/$$b/images \
-			cargo test -p board-tests --test firmware_$$(echo $$b | tr - _) -- --include-ignored; \
 	done
+	LIMINA_BR_OUTPUT=$(LIMINA_OUTPUT) cargo test --locked -p limina-board-tests \
+		--features vm --test all -- buildroot::
 endif
 
 # The crates of the workspace, and for MIPS boards (-Zbuild-std) those of
@@ -171,7 +171,9 @@ $(CURDIR)/build/buildroot-$(BR_VERSION)/.stamp_limina_ready: $(sort $(wildcard p
 			echo "error: cannot download $(BR_URL)." >&2; \
 			echo "Offline? Either point BUILDROOT=/path/to/buildroot-$(BR_VERSION) at an extracted tree," >&2; \
 			echo "or put $(BR_TARBALL) in BR2_DL_DIR (now $(BR2_DL_DIR));" >&2; \
-			echo "package sources are read from BR2_DL_DIR too (BR2_DL_DIR=/path/to/dl)." >&2; \
+			echo "package sources are read from BR2_DL_DIR too (BR2_DL_DIR=/path/to/dl);" >&2; \
+			echo "where upstream sites do not answer, 'make fill-dl' fills it from Debian's" >&2; \
+			echo "archive and git mirrors (docs/getting-started.md)." >&2; \
 			exit 1; \
 		fi; \
 		mv $(BR2_DL_DIR)/$(BR_TARBALL).tmp $(BR2_DL_DIR)/$(BR_TARBALL); \

@@ -199,7 +199,11 @@ fn check_system(console: &mut Console) {
     // against what s6-rc reports up.
     let wanted = console.run_ok("s6-rc-db -c /run/s6-rc/compiled all-dependencies default");
     let up = console.run_ok("s6-rc -a list");
-    let wanted: Vec<&str> = wanted.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let wanted: Vec<&str> = wanted
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     assert!(wanted.len() >= 6, "default bundle too small: {wanted:?}");
     for service in &wanted {
         assert!(
@@ -208,7 +212,10 @@ fn check_system(console: &mut Console) {
         );
     }
     for service in ["mount-fs", "getty", "syslogd", "syslogd-log", "dropbear"] {
-        assert!(wanted.contains(&service), "{service} not in the default bundle");
+        assert!(
+            wanted.contains(&service),
+            "{service} not in the default bundle"
+        );
     }
     let logs = console.run_ok("ls /var/log");
     for dir in ["syslogd", "dropbear"] {
@@ -244,7 +251,10 @@ fn check_system(console: &mut Console) {
         .lines()
         .find(|l| l.split_whitespace().nth(1) == Some("/"))
         .unwrap_or_else(|| panic!("no / in /proc/mounts:\n{mounts}"));
-    assert!(root.contains(" ro,") || root.contains(" ro "), "root not read-only: {root}");
+    assert!(
+        root.contains(" ro,") || root.contains(" ro "),
+        "root not read-only: {root}"
+    );
     console.send("touch /limina-test; echo \"@@status=$?@@\"");
     console.wait_for("@@status=", Duration::from_secs(30));
     let status = console.wait_for("@@", Duration::from_secs(5));
@@ -282,7 +292,10 @@ fn qemu_mips_image_boots_to_s6_rc_and_runs_applets() {
     assert!(mtd.contains("User FS"), "no User FS partition:\n{mtd}");
 
     let banner = ssh_banner(port, Duration::from_secs(60));
-    assert!(banner.starts_with("SSH-2.0-dropbear"), "SSH banner: {banner:?}");
+    assert!(
+        banner.starts_with("SSH-2.0-dropbear"),
+        "SSH banner: {banner:?}"
+    );
 
     // /data is UBI on flash, and survives a reboot.
     console.run_ok("test -e /run/limina-init/data-persistent");
@@ -299,6 +312,108 @@ fn qemu_mips_image_boots_to_s6_rc_and_runs_applets() {
         key,
         "dropbear's host key changed across the reboot"
     );
+}
+
+/// Run a host tool; its stdout, asserting success.
+fn host_tool(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e} (scripts/setup installs it)"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The GL-AR750's images, checked with the reference tools and our own
+/// reader: what can be proven without the board.
+#[test]
+fn gl_ar750_images_are_what_the_flash_layout_expects() {
+    let Some(images) = built_images(
+        "gl-ar750",
+        &[
+            "firmware.bin",
+            "uImage",
+            "rootfs.squashfs",
+            "qca9531_glinet_gl-ar750.dtb",
+        ],
+    ) else {
+        return;
+    };
+    let firmware = std::fs::read(images.join("firmware.bin")).expect("read firmware.bin");
+    // The "firmware" partition: 0xfa0000 bytes at 0x60000.
+    assert!(
+        firmware.len() <= 0xfa_0000,
+        "firmware.bin is {} bytes, the partition holds {}",
+        firmware.len(),
+        0xfa_0000
+    );
+    let uimage = images.join("uImage");
+    let listing = host_tool("mkimage", &["-l", &uimage.display().to_string()]);
+    for want in [
+        "MIPS Linux Kernel Image (lzma compressed)",
+        "Load Address: 80060000",
+        "Entry Point:  80060000",
+    ] {
+        assert!(
+            listing.contains(want),
+            "mkimage -l: no {want:?}:\n{listing}"
+        );
+    }
+    let split = kexec::uimage::Firmware::split(&firmware, 64 << 10)
+        .unwrap_or_else(|e| panic!("Firmware::split: {e}"));
+    let rootfs = std::fs::read(images.join("rootfs.squashfs")).expect("read rootfs.squashfs");
+    assert_eq!(
+        split.rootfs.start % (64 << 10),
+        0,
+        "squashfs not on an erase block"
+    );
+    assert_eq!(
+        &firmware[split.rootfs.clone()],
+        &rootfs[..split.rootfs.len()],
+        "the squashfs in firmware.bin differs from rootfs.squashfs"
+    );
+    let files = host_tool(
+        "unsquashfs",
+        &[
+            "-lls",
+            "-d",
+            "",
+            &images.join("rootfs.squashfs").display().to_string(),
+        ],
+    );
+    assert!(
+        files.contains("/usr/bin/limina"),
+        "no /usr/bin/limina in the rootfs"
+    );
+    for applet in ["flashcp", "ubiattach", "kexec", "trial-boot", "ifwait"] {
+        assert!(
+            files.contains(&format!("/usr/bin/{applet} -> limina")),
+            "no /usr/bin/{applet} link to limina in the rootfs"
+        );
+    }
+    let dts = host_tool(
+        "dtc",
+        &[
+            "-I",
+            "dtb",
+            "-O",
+            "dts",
+            &images
+                .join("qca9531_glinet_gl-ar750.dtb")
+                .display()
+                .to_string(),
+        ],
+    );
+    assert!(
+        dts.contains("\"glinet,gl-ar750\""),
+        "DTB does not name the board"
+    );
+    assert!(dts.contains("GL.iNet GL-AR750"), "DTB has no model");
 }
 
 #[test]
@@ -319,5 +434,7 @@ fn qemu_line_follows_the_readme() {
         .iter()
         .any(|a| a == "rootwait root=/dev/sda console=ttyS0"));
     assert!(args.iter().any(|a| a.contains("/img/rootfs.squashfs")));
-    assert!(args.iter().any(|a| a.contains("/img/flash.img") && a.contains("if=pflash")));
+    assert!(args
+        .iter()
+        .any(|a| a.contains("/img/flash.img") && a.contains("if=pflash")));
 }
