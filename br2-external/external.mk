@@ -15,7 +15,14 @@ LINUX_POST_CONFIGURE_HOOKS += LIMINA_EXTERNAL_CHECK_KCONFIG
 # own patches (package/openwrt-ath79). linux.mk is evaluated before the
 # BR2_EXTERNAL packages, so adding to LINUX_DEPENDENCIES here would come too
 # late for its rules: order the kernel's patch step after our extraction.
+# A kernel from a local tree (LINUX_OVERRIDE_SRCDIR, e.g. scripts/fill-dl)
+# has no patch step: there the files go in right after the rsync.
 ifeq ($(BR2_PACKAGE_OPENWRT_ATH79),y)
+ifeq ($(LINUX_OVERRIDE_SRCDIR),)
 LINUX_PRE_PATCH_HOOKS += OPENWRT_ATH79_LINUX_PREPARE
 $(LINUX_TARGET_PATCH): | openwrt-ath79-extract
+else
+LINUX_POST_RSYNC_HOOKS += OPENWRT_ATH79_LINUX_PREPARE
+$(LINUX_TARGET_RSYNC): | openwrt-ath79-extract
+endif
 endif

@@ -5,7 +5,7 @@
 #   firmware.bin  uImage padded to the 64 KiB erase block, then the
 #                 squashfs: what goes into the "firmware" partition
 #                 (0xfa0000 bytes at 0x60000); refused if it does not fit
-#   boot.scr      (Buildroot, from boot.cmd) the TFTP boot script
+#   boot.scr      the TFTP boot script, from boot.cmd
 #   vmlinux       the ELF kernel, copied from the kernel build: what
 #                 `limina trial-boot vmlinux rootfs.squashfs` loads from a
 #                 running Limina (docs/trial-boot.md); it is faster and
@@ -18,6 +18,8 @@ board_dir=$(cd "$2" && pwd)
 firmware_max=$((0xfa0000))
 load_addr=0x80060000
 
+# mkimage and genimage: the build machine's (scripts/setup --firmware
+# installs u-boot-tools and genimage), unless Buildroot built its own.
 export PATH="${HOST_DIR:+$HOST_DIR/bin:}$PATH"
 cd "$binaries_dir"
 
@@ -27,6 +29,10 @@ cat vmlinux.bin qca9531_glinet_gl-ar750.dtb > vmlinux-dtb.bin
 xz --format=lzma --lzma1=preset=9,lc=1,lp=2,pb=2 --stdout vmlinux-dtb.bin > vmlinux-dtb.bin.lzma
 mkimage -A mips -O linux -T kernel -C lzma -a "$load_addr" -e "$load_addr" \
 	-n "Limina GL-AR750" -d vmlinux-dtb.bin.lzma uImage > /dev/null
+
+# The TFTP boot script (boot.cmd), for U-Boot's source command.
+mkimage -A mips -O linux -T script -C none -n "Limina GL-AR750 TFTP boot" \
+	-d "$board_dir/boot.cmd" boot.scr > /dev/null
 
 rm -f firmware.bin
 genimage \
