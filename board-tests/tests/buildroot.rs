@@ -314,6 +314,47 @@ fn qemu_mips_image_boots_to_s6_rc_and_runs_applets() {
     );
 }
 
+/// Boot a QEMU virt board's image as its readme says, with dropbear
+/// forwarded, and run the common checks.
+fn virt_board(board: &str, readme_dir: &str, kernel: &str) {
+    let Some(images) = built_images(board, &[kernel, "rootfs.squashfs"]) else {
+        return;
+    };
+    let readme = workspace_root().join(format!("boards/qemu/{readme_dir}/readme.txt"));
+    let mut args = qemu_line(&readme, &format!("{board}_defconfig"), &images);
+    let port = free_port();
+    let netdev = args
+        .iter_mut()
+        .find(|a| a.starts_with("user,"))
+        .expect("a -netdev user,... argument");
+    netdev.push_str(&format!(",hostfwd=tcp:127.0.0.1:{port}-:22"));
+    let started = Instant::now();
+    let mut console = Console::spawn(&args);
+    login(&mut console);
+    eprintln!(
+        "{board}: login prompt {:.1} s after QEMU started",
+        started.elapsed().as_secs_f64()
+    );
+    check_system(&mut console);
+    let banner = ssh_banner(port, Duration::from_secs(60));
+    assert!(
+        banner.starts_with("SSH-2.0-dropbear"),
+        "SSH banner: {banner:?}"
+    );
+}
+
+#[test]
+#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
+fn qemu_aarch64_image_boots_to_s6_rc_and_runs_applets() {
+    virt_board("qemu-aarch64", "aarch64-virt", "Image");
+}
+
+#[test]
+#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
+fn qemu_armv7_image_boots_to_s6_rc_and_runs_applets() {
+    virt_board("qemu-armv7", "armv7-virt", "zImage");
+}
+
 /// Run a host tool; its stdout, asserting success.
 fn host_tool(program: &str, args: &[&str]) -> String {
     let out = Command::new(program)
