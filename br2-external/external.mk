@@ -26,3 +26,12 @@ LINUX_POST_RSYNC_HOOKS += OPENWRT_ATH79_LINUX_PREPARE
 $(LINUX_TARGET_RSYNC): | openwrt-ath79-extract
 endif
 endif
+
+# Buildroot builds host-s6-rc with --libexecdir=/usr/libexec, so the
+# databases s6-rc-compile makes on the host run
+# /usr/libexec/s6-rc-fdholder-filler and s6-rc-oneshot-run; the target
+# s6-rc installs them in /libexec by default (skarnet's empty prefix).
+# Install them where the compiled database looks.
+ifeq ($(BR2_PACKAGE_LIMINA_INIT),y)
+S6_RC_CONF_OPTS += --libexecdir=/usr/libexec
+endif

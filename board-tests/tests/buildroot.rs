@@ -103,10 +103,17 @@ impl Console {
 
     /// Run a shell command; return its output, asserting exit status 0.
     fn run_ok(&mut self, command: &str) -> String {
-        self.send(&format!("{command}; echo \"@@status=$?@@\""));
-        // Skip the echo of the command line itself, then read the output.
-        self.wait_for("\n", Duration::from_secs(30));
-        let out = self.wait_for("@@status=", Duration::from_secs(60));
+        // The marker is split by quotes so that the echo of the command
+        // line (wrapped or not) never contains it.
+        self.send(&format!("{command}; echo \"@@sta\"\"tus=$?@@\""));
+        let seen = self.wait_for("@@status=", Duration::from_secs(120));
+        // Drop the echo of the command line itself: up to the end of the
+        // line that ends the echoed marker.
+        let out = match seen.rfind("tus=$?@@\"") {
+            Some(i) => seen[i..].split_once('\n').map_or("", |(_, rest)| rest),
+            None => seen.split_once('\n').map_or("", |(_, rest)| rest),
+        }
+        .to_string();
         let status = self.wait_for("@@", Duration::from_secs(5));
         assert_eq!(
             status, "0",
@@ -179,11 +186,24 @@ fn ssh_banner(port: u16, timeout: Duration) -> String {
     }
 }
 
-/// Log in on the console as root.
+/// Log in on the console as root, keep kernel messages off the console
+/// (they would interleave with command output), and wait until s6-rc has
+/// brought the whole default bundle up (the getty comes up before the
+/// slower services).
 fn login(console: &mut Console) {
     console.wait_for("login:", Duration::from_secs(300));
     console.send("root");
     console.wait_for("# ", Duration::from_secs(30));
+    // A wide terminal: the shell's line editor wraps the echo of long
+    // command lines at the serial console's default 80 columns.
+    console.send("dmesg -n 1; stty cols 4096");
+    console.wait_for("# ", Duration::from_secs(30));
+    // s6-rc holds its lock while the boot's own change runs: retry until
+    // it can take it (then the bundle is up), for at most two minutes.
+    console.run_ok(
+        "for i in $(seq 120); do s6-rc -u change default 2>/dev/null && break; sleep 1; done; \
+         s6-rc -u change default",
+    );
 }
 
 /// The boot and service checks every QEMU board's image passes: init is
@@ -217,7 +237,7 @@ fn check_system(console: &mut Console) {
             "{service} not in the default bundle"
         );
     }
-    let logs = console.run_ok("ls /var/log");
+    let logs = console.run_ok("cd /var/log && echo *; cd /");
     for dir in ["syslogd", "dropbear"] {
         assert!(
             logs.split_whitespace().any(|w| w == dir),
@@ -240,7 +260,7 @@ fn check_system(console: &mut Console) {
     let info = console.run_ok("watchdog --info -d /dev/watchdog0");
     assert!(!info.trim().is_empty(), "watchdog --info printed nothing");
     // An applet through its link, failing as mtd-utils does on a missing device.
-    console.send("flashcp /dev/null /dev/mtd-none; echo \"@@status=$?@@\"");
+    console.send("flashcp /dev/null /dev/mtd-none; echo \"@@sta\"\"tus=$?@@\"");
     console.wait_for("@@status=", Duration::from_secs(30));
     let status = console.wait_for("@@", Duration::from_secs(5));
     assert_eq!(status, "1", "flashcp to a missing device: exit {status}");
@@ -255,7 +275,7 @@ fn check_system(console: &mut Console) {
         root.contains(" ro,") || root.contains(" ro "),
         "root not read-only: {root}"
     );
-    console.send("touch /limina-test; echo \"@@status=$?@@\"");
+    console.send("touch /limina-test; echo \"@@sta\"\"tus=$?@@\"");
     console.wait_for("@@status=", Duration::from_secs(30));
     let status = console.wait_for("@@", Duration::from_secs(5));
     assert_ne!(status, "0", "wrote to the root file system");
@@ -291,13 +311,29 @@ fn qemu_mips_image_boots_to_s6_rc_and_runs_applets() {
     let mtd = console.run_ok("mtdinfo -a");
     assert!(mtd.contains("User FS"), "no User FS partition:\n{mtd}");
 
+    // No service configures the network yet (the router services come
+    // with the router file): give eth0 QEMU user networking's address.
+    console.run_ok("ip addr add 10.0.2.15/24 dev eth0");
     let banner = ssh_banner(port, Duration::from_secs(60));
     assert!(
         banner.starts_with("SSH-2.0-dropbear"),
         "SSH banner: {banner:?}"
     );
+}
 
-    // /data is UBI on flash, and survives a reboot.
+/// /data is UBI on malta's CFI flash and keeps what is written across a
+/// reboot, dropbear's host key included.
+#[test]
+#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
+fn qemu_mips_data_survives_a_reboot() {
+    let Some(images) = built_images("qemu-mips", &["vmlinux", "rootfs.squashfs", "flash.img"])
+    else {
+        return;
+    };
+    let readme = workspace_root().join("boards/qemu/mips-malta/readme.txt");
+    let args = qemu_line(&readme, "qemu-mips_defconfig", &images);
+    let mut console = Console::spawn(&args);
+    login(&mut console);
     console.run_ok("test -e /run/limina-init/data-persistent");
     let mounts = console.run_ok("grep ' /data ' /proc/mounts");
     assert!(mounts.contains("ubifs"), "/data: {mounts}");
@@ -336,6 +372,9 @@ fn virt_board(board: &str, readme_dir: &str, kernel: &str) {
         started.elapsed().as_secs_f64()
     );
     check_system(&mut console);
+    // No service configures the network yet (the router services come
+    // with the router file): give eth0 QEMU user networking's address.
+    console.run_ok("ip addr add 10.0.2.15/24 dev eth0");
     let banner = ssh_banner(port, Duration::from_secs(60));
     assert!(
         banner.starts_with("SSH-2.0-dropbear"),

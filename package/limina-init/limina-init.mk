@@ -46,6 +46,8 @@ define LIMINA_INIT_INSTALL_TARGET_CMDS
 		$(TARGET_DIR)/usr/libexec/limina-init/mount-data
 	mkdir -p $(TARGET_DIR)/etc/limina-init
 	printf '%s\n' '$(LIMINA_INIT_DATA_MTD)' > $(TARGET_DIR)/etc/limina-init/data-mtd
+	# The mount point of /data: the root file system is read-only.
+	mkdir -p $(TARGET_DIR)/data
 	rm -rf $(TARGET_DIR)/var/log
 	mkdir -p $(TARGET_DIR)/var
 	ln -sf ../run/log $(TARGET_DIR)/var/log
@@ -73,8 +75,9 @@ define LIMINA_INIT_GENERATE
 		exit 1; \
 	fi
 	mkdir -p $(TARGET_DIR)/sbin
+	# Absolute links: /sbin may be a link to usr/sbin (merged /usr).
 	for prog in init halt poweroff reboot shutdown telinit; do \
-		ln -sf ../etc/s6-linux-init/current/bin/$$prog \
+		ln -sf /etc/s6-linux-init/current/bin/$$prog \
 			$(TARGET_DIR)/sbin/$$prog || exit 1; \
 	done
 endef
