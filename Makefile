@@ -10,7 +10,8 @@
 #                         (needs cargo and network; then builds run offline)
 #   make fill-dl          fill BR2_DL_DIR for the current board from the copies
 #                         reachable here (scripts/fill-dl; SOURCES=DIR names
-#                         a directory of git mirrors OWNER+NAME/repo)
+#                         a directory of git mirrors OWNER+NAME/repo,
+#                         SOURCE_TREES=NAME=DIR the trees fill-dl.toml names)
 #   make firmware-check   configure, fill, build and board-test FIRMWARE_BOARDS
 #                         (default qemu-mips); skipped without BUILDROOT=
 #   BUILDROOT=/path       use this Buildroot tree instead of downloading one
@@ -122,10 +123,13 @@ $(addsuffix _defconfig,$(BOARDS)): %_defconfig: $(FIRMWARE_SETUP_STAMP) $(BR_STA
 	echo $* > $(LIMINA_OUTPUT)/.board
 
 # Fill BR2_DL_DIR for the current board (see scripts/fill-dl).
+# SOURCE_TREES: NAME=DIR pairs for fill-dl.toml's tree entries, e.g.
+# openwrt=DIR (the OpenWrt files package/openwrt-ath79 uses).
 SOURCES ?=
+SOURCE_TREES ?=
 fill-dl:
 	@test -n "$(BOARD)" || { echo "No board configured: run 'make <board>_defconfig' first." >&2; exit 1; }
-	scripts/fill-dl $(addprefix --git ,$(SOURCES)) $(BR_OUT)
+	scripts/fill-dl $(addprefix --git ,$(SOURCES)) $(addprefix --tree ,$(SOURCE_TREES)) $(BR_OUT)
 
 # The real firmware build and its board tests, board by board.
 FIRMWARE_BOARDS ?= qemu-mips
