@@ -284,40 +284,15 @@ fn check_system(console: &mut Console) {
 #[test]
 #[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
 fn qemu_mips_image_boots_to_s6_rc_and_runs_applets() {
-    let Some(images) = built_images("qemu-mips", &["vmlinux", "rootfs.squashfs", "flash.img"])
-    else {
-        return;
-    };
-    let readme = workspace_root().join("boards/qemu/mips-malta/readme.txt");
-    let mut args = qemu_line(&readme, "qemu-mips_defconfig", &images);
-    // dropbear through QEMU's user network.
-    let port = free_port();
-    let nic = args
-        .iter_mut()
-        .find(|a| a.starts_with("user,"))
-        .expect("a -nic user,... argument");
-    nic.push_str(&format!(",hostfwd=tcp:127.0.0.1:{port}-:22"));
-
-    let started = Instant::now();
-    let mut console = Console::spawn(&args);
-    login(&mut console);
-    eprintln!(
-        "qemu-mips: login prompt {:.1} s after QEMU started",
-        started.elapsed().as_secs_f64()
-    );
-    check_system(&mut console);
-
-    // mtdinfo on the flash partitions the kernel made of malta's CFI flash.
-    let mtd = console.run_ok("mtdinfo -a");
-    assert!(mtd.contains("User FS"), "no User FS partition:\n{mtd}");
-
-    // No service configures the network yet (the router services come
-    // with the router file): give eth0 QEMU user networking's address.
-    console.run_ok("ip addr add 10.0.2.15/24 dev eth0");
-    let banner = ssh_banner(port, Duration::from_secs(60));
-    assert!(
-        banner.starts_with("SSH-2.0-dropbear"),
-        "SSH banner: {banner:?}"
+    qemu_board(
+        "qemu-mips",
+        "mips-malta",
+        &["vmlinux", "rootfs.squashfs", "flash.img"],
+        |console| {
+            // mtdinfo on the flash partitions the kernel made of malta's CFI flash.
+            let mtd = console.run_ok("mtdinfo -a");
+            assert!(mtd.contains("User FS"), "no User FS partition:\n{mtd}");
+        },
     );
 }
 
@@ -350,20 +325,21 @@ fn qemu_mips_data_survives_a_reboot() {
     );
 }
 
-/// Boot a QEMU virt board's image as its readme says, with dropbear
-/// forwarded, and run the common checks.
-fn virt_board(board: &str, readme_dir: &str, kernel: &str) {
-    let Some(images) = built_images(board, &[kernel, "rootfs.squashfs"]) else {
+/// Boot a QEMU board's image as its readme says, with dropbear forwarded;
+/// run the common checks, then `extra`, then check the SSH banner.
+fn qemu_board(board: &str, readme_dir: &str, files: &[&str], extra: impl FnOnce(&mut Console)) {
+    let Some(images) = built_images(board, files) else {
         return;
     };
     let readme = workspace_root().join(format!("boards/qemu/{readme_dir}/readme.txt"));
     let mut args = qemu_line(&readme, &format!("{board}_defconfig"), &images);
+    // dropbear through QEMU's user network (-nic user,... or -netdev user,...).
     let port = free_port();
-    let netdev = args
+    let user_net = args
         .iter_mut()
         .find(|a| a.starts_with("user,"))
-        .expect("a -netdev user,... argument");
-    netdev.push_str(&format!(",hostfwd=tcp:127.0.0.1:{port}-:22"));
+        .expect("a user-network argument");
+    user_net.push_str(&format!(",hostfwd=tcp:127.0.0.1:{port}-:22"));
     let started = Instant::now();
     let mut console = Console::spawn(&args);
     login(&mut console);
@@ -372,6 +348,7 @@ fn virt_board(board: &str, readme_dir: &str, kernel: &str) {
         started.elapsed().as_secs_f64()
     );
     check_system(&mut console);
+    extra(&mut console);
     // No service configures the network yet (the router services come
     // with the router file): give eth0 QEMU user networking's address.
     console.run_ok("ip addr add 10.0.2.15/24 dev eth0");
@@ -380,6 +357,11 @@ fn virt_board(board: &str, readme_dir: &str, kernel: &str) {
         banner.starts_with("SSH-2.0-dropbear"),
         "SSH banner: {banner:?}"
     );
+}
+
+/// A virt board: the common checks only.
+fn virt_board(board: &str, readme_dir: &str, kernel: &str) {
+    qemu_board(board, readme_dir, &[kernel, "rootfs.squashfs"], |_| {});
 }
 
 #[test]
