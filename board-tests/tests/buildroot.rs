@@ -287,21 +287,29 @@ fn qemu_mips_image_boots_to_s6_rc_and_runs_applets() {
     qemu_board(
         "qemu-mips",
         "mips-malta",
-        &["vmlinux", "rootfs.squashfs", "flash.img"],
+        &["vmlinux", "rootfs.squashfs", "data.img"],
         |console| {
-            // mtdinfo on the flash partitions the kernel made of malta's CFI flash.
+            // mtdinfo on the MTD device the kernel made of the data disk.
             let mtd = console.run_ok("mtdinfo -a");
-            assert!(mtd.contains("User FS"), "no User FS partition:\n{mtd}");
+            assert!(
+                mtd.contains("Name:                           data"),
+                "no MTD device \"data\":\n{mtd}"
+            );
+            assert!(
+                mtd.contains("Eraseblock size:                131072 bytes"),
+                "{mtd}"
+            );
         },
     );
 }
 
-/// /data is UBI on malta's CFI flash and keeps what is written across a
+/// /data is UBI on the MTD device "data" (block2mtd on the second IDE
+/// disk) and keeps what is written across a
 /// reboot, dropbear's host key included.
 #[test]
 #[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
 fn qemu_mips_data_survives_a_reboot() {
-    let Some(images) = built_images("qemu-mips", &["vmlinux", "rootfs.squashfs", "flash.img"])
+    let Some(images) = built_images("qemu-mips", &["vmlinux", "rootfs.squashfs", "data.img"])
     else {
         return;
     };
@@ -494,9 +502,10 @@ fn qemu_line_follows_the_readme() {
     assert!(args.windows(2).any(|w| w == ["-kernel", "/img/vmlinux"]));
     assert!(args
         .iter()
-        .any(|a| a == "rootwait root=/dev/sda console=ttyS0"));
+        .any(|a| a
+            == "rootwait root=/dev/sda console=ttyS0 block2mtd.block2mtd=/dev/sdb,131072,data"));
     assert!(args.iter().any(|a| a.contains("/img/rootfs.squashfs")));
     assert!(args
         .iter()
-        .any(|a| a.contains("/img/flash.img") && a.contains("if=pflash")));
+        .any(|a| a.contains("/img/data.img") && a.contains("index=1")));
 }
