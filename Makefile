@@ -109,7 +109,7 @@ all:
 		echo "No board configured: run 'make <board>_defconfig' first (make list-defconfigs)." >&2; \
 		exit 1; }
 	$(if $(BR_STAMP),$(MAKE) buildroot)
-	$(BR_MAKE)
+	@$(BR_MAKE) || { scripts/build-failed-hint $(BR_OUT) $(BR2_DL_DIR); exit 1; }
 
 list-defconfigs:
 	@:

@@ -62,9 +62,13 @@ LIMINA_CARGO_ENV = \
 	RUSTC_BOOTSTRAP=1 \
 	CARGO_PROFILE_RELEASE_PANIC=abort \
 	CARGO_TARGET_$(call UPPERCASE,$(LIMINA_RUST_TARGET))_LINKER=$(TARGET_CC) \
-	CARGO_TARGET_$(call UPPERCASE,$(LIMINA_RUST_TARGET))_RUSTFLAGS="-C target-feature=-crt-static"
+	CARGO_TARGET_$(call UPPERCASE,$(LIMINA_RUST_TARGET))_RUSTFLAGS="-C target-feature=-crt-static -Zlocation-detail=none"
+# Size (docs/decisions/0067): std built for size, without the backtrace
+# symbolizer (panic = "abort" prints no backtrace worth it), and panics
+# without file:line. Panic messages themselves stay.
 LIMINA_CARGO_OPTS += \
 	-Zbuild-std=std,panic_abort \
+	-Zbuild-std-features=optimize_for_size \
 	--target $(LIMINA_RUST_TARGET)
 endif
 

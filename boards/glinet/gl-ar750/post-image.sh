@@ -50,9 +50,12 @@ if [ "$size" -gt "$firmware_max" ]; then
 fi
 printf 'post-image: firmware.bin %d bytes of %d (%d%%)\n' "$size" "$firmware_max" $((size * 100 / firmware_max))
 
-for elf in "${BUILD_DIR:-/nonexistent}"/linux-[0-9]*/vmlinux; do
+# The kernel's build directory is linux-<version>, or linux-custom when its
+# source is a local tree (LINUX_OVERRIDE_SRCDIR).
+for elf in "${BUILD_DIR:-/nonexistent}"/linux-[0-9]*/vmlinux "${BUILD_DIR:-/nonexistent}"/linux-custom/vmlinux; do
 	if [ -f "$elf" ]; then
 		cp "$elf" vmlinux
 		echo "post-image: vmlinux (ELF, for trial-boot) from $elf"
+		break
 	fi
 done
