@@ -334,11 +334,13 @@ fn qemu_mips_data_survives_a_reboot() {
 }
 
 /// Boot a QEMU board's image as its readme says, with dropbear forwarded;
-/// run the common checks, then `extra`, then check the SSH banner.
+/// check its kernel config against the fragments, run the common checks,
+/// then `extra`, then check the SSH banner.
 fn qemu_board(board: &str, readme_dir: &str, files: &[&str], extra: impl FnOnce(&mut Console)) {
     let Some(images) = built_images(board, files) else {
         return;
     };
+    kernel_config_holds_the_fragments(&images, &format!("qemu/{readme_dir}"));
     let readme = workspace_root().join(format!("boards/qemu/{readme_dir}/readme.txt"));
     let mut args = qemu_line(&readme, &format!("{board}_defconfig"), &images);
     // dropbear through QEMU's user network (-nic user,... or -netdev user,...).
@@ -485,6 +487,38 @@ fn gl_ar750_images_are_what_the_flash_layout_expects() {
         "DTB does not name the board"
     );
     assert!(dts.contains("GL.iNet GL-AR750"), "DTB has no model");
+    kernel_config_holds_the_fragments(&images, "glinet/gl-ar750");
+}
+
+/// The built kernel's .config (next to `images/` in the Buildroot output)
+/// holds every option of the common and the board's fragment, as
+/// boards/common/check-kconfig judges it.
+fn kernel_config_holds_the_fragments(images: &Path, board_dir: &str) {
+    let build = images.parent().expect("images/ has a parent").join("build");
+    let linux = std::fs::read_dir(&build)
+        .unwrap_or_else(|e| panic!("{}: {e}", build.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            name.starts_with("linux-")
+                && !name.starts_with("linux-headers")
+                && p.join(".config").exists()
+        })
+        .unwrap_or_else(|| panic!("no configured kernel in {}", build.display()));
+    let root = workspace_root();
+    let out = Command::new(root.join("boards/common/check-kconfig"))
+        .arg(&linux)
+        .arg(root.join("boards/common/linux.fragment"))
+        .arg(root.join("boards").join(board_dir).join("linux.fragment"))
+        .output()
+        .expect("run boards/common/check-kconfig");
+    assert!(
+        out.status.success(),
+        "kernel config of {} misses fragment options:\n{}",
+        linux.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
