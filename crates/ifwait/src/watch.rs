@@ -24,12 +24,8 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use crate::state::Table;
 use crate::{validate_ifname, Condition, Error, IfState};
 
-/// `RTNLGRP_LINK` from `<linux/rtnetlink.h>`.
-const RTNLGRP_LINK: u32 = 1;
-/// `RTNLGRP_IPV4_IFADDR`.
-const RTNLGRP_IPV4_IFADDR: u32 = 5;
-/// `RTNLGRP_IPV6_IFADDR`.
-const RTNLGRP_IPV6_IFADDR: u32 = 9;
+// The multicast groups joined: links, and IPv4/IPv6 addresses.
+use crate::uapi::{RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_LINK};
 
 /// A live view of one interface, following the kernel's rtnetlink events.
 ///

@@ -145,7 +145,7 @@ impl Control {
         let raw = sys::ubi_attach_req {
             ubi_num: match req.ubi_num {
                 Some(n) => to_i32(n, "UBI device number")?,
-                None => -1,
+                None => sys::UBI_DEV_NUM_AUTO,
             },
             mtd_num: to_i32(req.mtd_num, "MTD device number")?,
             vid_hdr_offset: to_i32(req.vid_hdr_offset.unwrap_or(0), "VID header offset")?,
@@ -254,20 +254,20 @@ impl UbiDevice {
             vol_id: match req.vol_id {
                 Some(id) => i32::try_from(id)
                     .map_err(|_| DeviceError::Invalid(format!("volume ID {id}")))?,
-                None => -1,
+                None => sys::UBI_VOL_NUM_AUTO,
             },
             alignment: i32::try_from(req.alignment)
                 .map_err(|_| DeviceError::Invalid(format!("alignment {}", req.alignment)))?,
             bytes: i64::try_from(req.bytes)
                 .map_err(|_| DeviceError::Invalid(format!("size {}", req.bytes)))?,
             vol_type: match req.vol_type {
-                MkvolType::Dynamic => 3,
-                MkvolType::Static => 4,
+                MkvolType::Dynamic => sys::UBI_DYNAMIC_VOLUME,
+                MkvolType::Static => sys::UBI_STATIC_VOLUME,
             },
             flags: u8::from(req.skip_check),
             name_len,
             padding2: [0; 4],
-            name,
+            name: sys::c_name(name),
         };
         let id = sys::ubi_mkvol(self.file.as_fd(), raw)
             .map_err(self.err(format!("create volume {:?}", req.name)))?;
@@ -302,18 +302,21 @@ impl UbiDevice {
                 renames.len()
             )));
         }
-        let mut req = Box::new(sys::ubi_rnvol_req {
-            count: i32::try_from(renames.len()).expect("at most 32"),
-            padding1: [0; 12],
-            ents: [sys::ubi_rnvol_ent::EMPTY; sys::UBI_MAX_RNVOL],
-        });
-        for (ent, (id, name)) in req.ents.iter_mut().zip(renames) {
+        // The header's struct is packed: fill the entries first, then move
+        // them in (no references into a packed struct).
+        let mut ents = [sys::ubi_rnvol_ent::default(); sys::UBI_MAX_RNVOL];
+        for (ent, (id, name)) in ents.iter_mut().zip(renames) {
             let (n, len) = name_bytes(name)?;
             ent.vol_id =
                 i32::try_from(*id).map_err(|_| DeviceError::Invalid(format!("volume ID {id}")))?;
             ent.name_len = len;
-            ent.name = n;
+            ent.name = sys::c_name(n);
         }
+        let req = Box::new(sys::ubi_rnvol_req {
+            count: i32::try_from(renames.len()).expect("at most 32"),
+            padding1: [0; 12],
+            ents,
+        });
         sys::ubi_rnvol(self.file.as_fd(), &req).map_err(self.err("rename volumes".into()))
     }
 

@@ -27,13 +27,13 @@ pub const HAND_OFF_ENV: &str = "LIMINA_WATCHDOG_FD";
 /// `WDIOF_*` option and status bits (from `include/uapi/linux/watchdog.h`).
 pub mod flags {
     /// The last reboot was caused by the watchdog ("card reset").
-    pub const WDIOF_CARDRESET: u32 = 0x0020;
+    pub const WDIOF_CARDRESET: u32 = crate::sys::WDIOF_CARDRESET;
     /// The timeout can be set.
-    pub const WDIOF_SETTIMEOUT: u32 = 0x0080;
+    pub const WDIOF_SETTIMEOUT: u32 = crate::sys::WDIOF_SETTIMEOUT;
     /// Writing `'V'` before close stops the watchdog.
-    pub const WDIOF_MAGICCLOSE: u32 = 0x0100;
+    pub const WDIOF_MAGICCLOSE: u32 = crate::sys::WDIOF_MAGICCLOSE;
     /// The driver answers keepalive pings.
-    pub const WDIOF_KEEPALIVEPING: u32 = 0x8000;
+    pub const WDIOF_KEEPALIVEPING: u32 = crate::sys::WDIOF_KEEPALIVEPING;
 }
 
 /// Errors of watchdog device access.
@@ -250,12 +250,11 @@ impl Watchdog {
     /// `WDIOC_SETOPTIONS` with `WDIOS_DISABLECARD` (`enable = false`) or
     /// `WDIOS_ENABLECARD`.
     pub fn set_enabled(&self, enable: bool) -> Result<(), DeviceError> {
-        const WDIOS_DISABLECARD: i32 = 0x0001;
-        const WDIOS_ENABLECARD: i32 = 0x0002;
+        #[allow(clippy::cast_possible_wrap, reason = "1 and 2 fit an int")]
         let opt = if enable {
-            WDIOS_ENABLECARD
+            sys::WDIOS_ENABLECARD as i32
         } else {
-            WDIOS_DISABLECARD
+            sys::WDIOS_DISABLECARD as i32
         };
         sys::set_options(self.fd.as_fd(), opt).map_err(self.ioctl_err("WDIOC_SETOPTIONS"))
     }
