@@ -11,7 +11,9 @@
 //! - A duplicate or old ACK is ignored, never answered with a resend: that
 //!   resend would be duplicated again by the client, doubling every packet
 //!   for the rest of the transfer (the "Sorcerer's Apprentice" bug, RFC
-//!   1123 section 4.2.3.1). Only a timeout triggers a retransmission.
+//!   1123 section 4.2.3.1). Only a timeout triggers a retransmission, or,
+//!   with a window, an ACK that moves the window but stops short of its
+//!   end (RFC 7440: the blocks after it were lost).
 //! - Block numbers are 16 bits and wrap from 65535 to 0 (tftpd-hpa's
 //!   default "rollover"), which U-Boot and tftp-hpa expect for files over
 //!   32 MiB at 512-byte blocks. Internally blocks are counted in 64 bits.
@@ -308,6 +310,14 @@ impl Transfer<'_> {
                         }
                         base += ahead as u64 + 1;
                         tries = 0;
+                        // RFC 7440: an ACK short of the window's end says
+                        // the rest was lost; send it again from there.
+                        if !window.is_empty() {
+                            for pkt in &window {
+                                self.send(pkt)?;
+                            }
+                            deadline = Instant::now() + n.timeout;
+                        }
                     }
                 }
                 Wait::TimedOut if tries < retries => {
