@@ -98,6 +98,9 @@ fn tftp_hpa_netascii_round_trips() {
 fn traversal_refused_for_real_clients() {
     let hpa = have("tftp-hpa", "traversal_refused_for_real_clients");
     let bb = have("busybox-tftp", "traversal_refused_for_real_clients");
+    if !hpa && !bb {
+        return;
+    }
     let server = serve(Options::default());
     let tmp = Scratch::new("traversal");
     // (name, error code, served file if served)
