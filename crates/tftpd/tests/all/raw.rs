@@ -213,7 +213,12 @@ fn timeout_and_tsize_and_unknown_options() {
     if !on_build_machine("timeout_and_tsize_and_unknown_options") {
         return;
     }
-    let server = serve(Options::default());
+    // A 3 s default, so that a resend after ~1 s shows the client's
+    // timeout is used.
+    let server = serve(Options {
+        retransmit: Duration::from_secs(3),
+        ..Options::default()
+    });
     let mut c = Raw::new(server.local_addr());
     c.request(
         1,
@@ -227,12 +232,13 @@ fn timeout_and_tsize_and_unknown_options() {
     );
     c.ack(0);
     assert!(matches!(c.expect(T), Pkt::Data(1, _)));
-    // No ACK: the negotiated 1 s timeout, not the default, paces the resend.
+    // No ACK: the negotiated 1 s timeout, not the 3 s default, paces the
+    // resend.
     let t0 = Instant::now();
     assert!(matches!(c.expect(T), Pkt::Data(1, _)));
     let waited = t0.elapsed();
     assert!(
-        waited >= Duration::from_millis(900) && waited < Duration::from_millis(1900),
+        waited >= Duration::from_millis(900) && waited < Duration::from_millis(2500),
         "{waited:?}"
     );
 }
@@ -242,7 +248,12 @@ fn windowsize_sends_a_window_per_ack() {
     if !on_build_machine("windowsize_sends_a_window_per_ack") {
         return;
     }
-    let server = serve(Options::default());
+    // A 3 s default, so that a resend after ~1 s shows the client's
+    // timeout is used.
+    let server = serve(Options {
+        retransmit: Duration::from_secs(3),
+        ..Options::default()
+    });
     let mut c = Raw::new(server.local_addr());
     c.request(
         1,
