@@ -16,61 +16,96 @@ use object::elf;
 use object::read::elf::{FileHeader, ProgramHeader};
 use object::Endianness;
 
-use crate::{Arch, Error, Result};
+pub use crate::detect::{detect, Format, NotAKernel};
+use crate::detect::{le32, ARM64_MAGIC, ARM64_MAGIC_OFF, ZIMAGE_MAGIC, ZIMAGE_MAGIC_OFF};
+use crate::Arch;
 
-/// Offset of the ARM `zImage` magic word.
-const ZIMAGE_MAGIC_OFF: usize = 0x24;
-/// The ARM `zImage` magic (`arch/arm/boot/compressed/head.S`), little-endian.
-const ZIMAGE_MAGIC: u32 = 0x016f_2818;
 /// Where a zImage goes above the start of RAM (`TEXT_OFFSET` plus the
 /// decompressor's expectations; what kexec-tools uses).
 pub const ZIMAGE_OFFSET: u64 = 0x8000;
 /// A zImage derives `PHYS_OFFSET` from its load address masked with
 /// `0xf8000000` (`AUTO_ZRELADDR`): the base must be 128 MiB aligned.
 const ZIMAGE_BASE_ALIGN: u64 = 0x0800_0000;
-/// Offset of the arm64 `Image` magic.
-const ARM64_MAGIC_OFF: usize = 0x38;
-/// The arm64 `Image` magic, `ARM\x64`.
-const ARM64_MAGIC: &[u8; 4] = b"ARM\x64";
 /// arm64 kernels are placed at a 2 MiB aligned base plus `text_offset`
 /// (`Documentation/arm64/booting.rst`).
 pub const ARM64_BASE_ALIGN: u64 = 2 << 20;
-/// Offset of the x86 boot protocol's `HdrS` signature.
-const BZIMAGE_MAGIC_OFF: usize = 0x202;
 
-/// The kind of kernel image, as detected from its bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Why a kernel image cannot be parsed. "Bad" variants (the bytes are
+/// wrong: [`Truncated`](Error::Truncated), [`Malformed`](Error::Malformed),
+/// [`Elf`](Error::Elf)) are told apart from "unsupported" ones (the bytes
+/// are fine, this crate or architecture does not load them).
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum Format {
-    /// A 32-bit MIPS ELF `vmlinux`.
-    MipsElf,
-    /// An ARM (32-bit) `zImage`.
-    ArmZimage,
-    /// An arm64 `Image`.
-    Arm64Image,
-    /// An x86 `bzImage` (loadable with `kexec_file_load` only).
-    X86BzImage,
-    /// A U-Boot legacy `uImage`: read it with [`crate::uimage::UImage`],
-    /// which knows the architecture its raw MIPS payload needs.
+pub enum Error {
+    /// No known magic number.
+    #[error(transparent)]
+    NotAKernel(#[from] NotAKernel),
+    /// The header ends before the field named.
+    #[error("kexec: bad kernel image: {format}: header truncated")]
+    Truncated {
+        /// The format detected.
+        format: Format,
+    },
+    /// A header field is inconsistent.
+    #[error("kexec: bad kernel image: {format}: {problem}")]
+    Malformed {
+        /// The format detected.
+        format: Format,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The ELF headers could not be read.
+    #[error("kexec: bad kernel image: MIPS vmlinux (ELF): {source}")]
+    Elf {
+        /// The parser's error.
+        #[source]
+        source: object::read::Error,
+    },
+    /// An ELF kernel for another machine than MIPS.
+    #[error("kexec: unsupported: ELF kernel for machine {machine}, not MIPS (8)")]
+    WrongMachine {
+        /// `e_machine`.
+        machine: u16,
+    },
+    /// A 64-bit ELF.
+    #[error("kexec: unsupported: 64-bit ELF kernels are not supported (only 32-bit MIPS vmlinux)")]
+    Elf64,
+    /// An x86 `bzImage`: only `kexec_file_load` loads it.
+    #[error("kexec: unsupported: an x86 bzImage is loaded by the kernel itself: use kexec_file_load (-s)")]
+    NeedsFileLoad,
+    /// A uImage given to [`KernelImage::parse`].
+    #[error(
+        "kexec: unsupported: a U-Boot uImage: read it with kexec::uimage::UImage::kernel, which \
+         is told the architecture (a raw MIPS kernel does not say its byte order)"
+    )]
     UImage,
-    /// A raw MIPS kernel (`vmlinux.bin`) from a uImage, placed at the
-    /// uImage's load address.
-    MipsRaw,
+    /// An arm64 Image without `image_size` (Linux before 3.17).
+    #[error("kexec: unsupported: arm64 Image with image_size 0 (a kernel older than 3.17)")]
+    Arm64TooOld,
+    /// Reading the file failed.
+    #[error("kexec: cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
-impl Format {
-    /// A human name for messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::MipsElf => "MIPS vmlinux (ELF)",
-            Format::ArmZimage => "ARM zImage",
-            Format::Arm64Image => "arm64 Image",
-            Format::X86BzImage => "x86 bzImage",
-            Format::UImage => "U-Boot uImage",
-            Format::MipsRaw => "raw MIPS kernel from a uImage",
-        }
+impl Error {
+    /// Whether the bytes are wrong (truncated or inconsistent), as opposed
+    /// to a well-formed image this crate does not load.
+    pub fn is_bad_image(&self) -> bool {
+        matches!(
+            self,
+            Error::Truncated { .. } | Error::Malformed { .. } | Error::Elf { .. }
+        )
     }
 }
+
+/// Shorthand for results of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A piece of a kernel to copy to a fixed physical address.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,55 +160,18 @@ pub struct KernelImage {
     pub flags: u64,
 }
 
-fn le32(b: &[u8], off: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(off..off + 4)?.try_into().ok()?))
-}
-
 fn le64(b: &[u8], off: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.get(off..off + 8)?.try_into().ok()?))
-}
-
-/// Which kernel format `data` is, from its magic numbers.
-///
-/// Errors: [`Error::NotAKernel`] (naming what the bytes look like, e.g. a
-/// gzip-compressed image) when none matches.
-pub fn detect(data: &[u8]) -> Result<Format> {
-    if data.starts_with(&elf::ELFMAG) {
-        return Ok(Format::MipsElf);
-    }
-    if crate::uimage::is_uimage(data) {
-        return Ok(Format::UImage);
-    }
-    if data.get(ARM64_MAGIC_OFF..ARM64_MAGIC_OFF + 4) == Some(ARM64_MAGIC.as_slice()) {
-        return Ok(Format::Arm64Image);
-    }
-    if let Some(m) = le32(data, ZIMAGE_MAGIC_OFF) {
-        if m == ZIMAGE_MAGIC || m == ZIMAGE_MAGIC.swap_bytes() {
-            return Ok(Format::ArmZimage);
-        }
-    }
-    if data.get(BZIMAGE_MAGIC_OFF..BZIMAGE_MAGIC_OFF + 4) == Some(b"HdrS".as_slice()) {
-        return Ok(Format::X86BzImage);
-    }
-    let looks = if data.starts_with(&[0x1f, 0x8b]) {
-        "gzip-compressed data (decompress it first: gunzip)".to_owned()
-    } else if data.starts_with(&[0xd0, 0x0d, 0xfe, 0xed]) {
-        "a device tree blob".to_owned()
-    } else if data.len() < 0x40 {
-        format!("only {} bytes", data.len())
-    } else {
-        let head: Vec<String> = data.iter().take(8).map(|b| format!("{b:02x}")).collect();
-        format!("starts {}", head.join(" "))
-    };
-    Err(Error::NotAKernel(looks))
 }
 
 impl KernelImage {
     /// Detect the format of `data` and parse its header.
     ///
-    /// Errors: [`Error::NotAKernel`], [`Error::BadImage`] for a header that
-    /// is inconsistent or truncated, [`Error::Unsupported`] for a bzImage
-    /// (which only `kexec_file_load` loads) or a 64-bit MIPS ELF.
+    /// Errors: [`Error::NotAKernel`]; [`Error::Truncated`],
+    /// [`Error::Malformed`] or [`Error::Elf`] for a header that is
+    /// inconsistent or truncated ([`Error::is_bad_image`]);
+    /// [`Error::NeedsFileLoad`] for a bzImage, [`Error::Elf64`],
+    /// [`Error::WrongMachine`], [`Error::UImage`], [`Error::Arm64TooOld`].
     pub fn parse(data: &[u8]) -> Result<KernelImage> {
         Ok(parse_any(data, true)?.0)
     }
@@ -229,19 +227,16 @@ fn parse_any(data: &[u8], copy: bool) -> Result<(KernelImage, Vec<std::ops::Rang
         Format::MipsElf => parse_mips_elf(data, copy),
         Format::ArmZimage => Ok((parse_zimage(data, copy)?, Vec::new())),
         Format::Arm64Image => Ok((parse_arm64(data, copy)?, Vec::new())),
-        Format::X86BzImage => Err(Error::Unsupported(
-            "an x86 bzImage is loaded by the kernel itself: use kexec_file_load (-s)".into(),
-        )),
-        Format::UImage | Format::MipsRaw => Err(Error::Unsupported(
-            "a U-Boot uImage: read it with kexec::uimage::UImage::kernel, which is told the \
-             architecture (a raw MIPS kernel does not say its byte order)"
-                .into(),
-        )),
+        Format::X86BzImage => Err(Error::NeedsFileLoad),
+        Format::UImage | Format::MipsRaw => Err(Error::UImage),
     }
 }
 
 fn bad(format: Format, what: impl std::fmt::Display) -> Error {
-    Error::BadImage(format!("{}: {what}", format.name()))
+    Error::Malformed {
+        format,
+        problem: what.to_string(),
+    }
 }
 
 /// `virt_to_phys` for a 32-bit MIPS kernel address: KSEG0/KSEG1
@@ -258,18 +253,14 @@ pub fn mips_virt_to_phys(addr: u64) -> Option<u64> {
 fn parse_mips_elf(data: &[u8], copy: bool) -> Result<(KernelImage, Vec<std::ops::Range<usize>>)> {
     let f = Format::MipsElf;
     if data.get(4) == Some(&elf::ELFCLASS64) {
-        return Err(Error::Unsupported(
-            "64-bit ELF kernels are not supported (only 32-bit MIPS vmlinux)".into(),
-        ));
+        return Err(Error::Elf64);
     }
-    let hdr = elf::FileHeader32::<Endianness>::parse(data).map_err(|e| bad(f, e))?;
-    let endian = hdr.endian().map_err(|e| bad(f, e))?;
+    let hdr =
+        elf::FileHeader32::<Endianness>::parse(data).map_err(|source| Error::Elf { source })?;
+    let endian = hdr.endian().map_err(|source| Error::Elf { source })?;
     let machine = hdr.e_machine(endian);
     if machine != elf::EM_MIPS {
-        return Err(Error::Unsupported(format!(
-            "ELF kernel for machine {machine}, not MIPS ({})",
-            elf::EM_MIPS
-        )));
+        return Err(Error::WrongMachine { machine });
     }
     let arch = match endian {
         Endianness::Big => Arch::Mips,
@@ -280,7 +271,10 @@ fn parse_mips_elf(data: &[u8], copy: bool) -> Result<(KernelImage, Vec<std::ops:
         .ok_or_else(|| bad(f, format!("entry {entry_virt:#x} is not in KSEG0/KSEG1")))?;
     let mut parts = Vec::new();
     let mut ranges = Vec::new();
-    for ph in hdr.program_headers(endian, data).map_err(|e| bad(f, e))? {
+    for ph in hdr
+        .program_headers(endian, data)
+        .map_err(|source| Error::Elf { source })?
+    {
         if ph.p_type(endian) != elf::PT_LOAD {
             continue;
         }
@@ -333,7 +327,7 @@ fn parse_zimage(data: &[u8], copy: bool) -> Result<KernelImage> {
     let word = |off: usize| {
         le32(data, off)
             .map(|v| if big { v.swap_bytes() } else { v })
-            .ok_or_else(|| bad(f, "header truncated"))
+            .ok_or(Error::Truncated { format: f })
     };
     let (start, end) = (word(0x28)?, word(0x2c)?);
     let size = end
@@ -381,7 +375,7 @@ impl Arm64Header {
         if data.get(ARM64_MAGIC_OFF..ARM64_MAGIC_OFF + 4) != Some(ARM64_MAGIC.as_slice()) {
             return Err(bad(f, "no ARM\\x64 magic at 0x38"));
         }
-        let field = |off| le64(data, off).ok_or_else(|| bad(f, "header truncated"));
+        let field = |off| le64(data, off).ok_or(Error::Truncated { format: f });
         Ok(Arm64Header {
             text_offset: field(8)?,
             image_size: field(16)?,
@@ -409,9 +403,7 @@ fn parse_arm64(data: &[u8], copy: bool) -> Result<KernelImage> {
     let f = Format::Arm64Image;
     let h = Arm64Header::parse(data)?;
     if h.image_size == 0 {
-        return Err(Error::Unsupported(
-            "arm64 Image with image_size 0 (a kernel older than 3.17)".into(),
-        ));
+        return Err(Error::Arm64TooOld);
     }
     if h.text_offset >= ARM64_BASE_ALIGN || !h.text_offset.is_multiple_of(4096) {
         return Err(bad(f, format!("text_offset {:#x}", h.text_offset)));

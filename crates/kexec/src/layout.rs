@@ -1,10 +1,104 @@
 //! Placing segments in physical memory, checked before anything is loaded.
 
-use crate::image::{KernelImage, Placement};
+use crate::arch::Arch;
+use crate::image::{KernelImage, Placement, ARM64_BASE_ALIGN};
 use crate::memory::{MemoryMap, Range};
-use crate::sys::KEXEC_SEGMENT_MAX;
+use crate::sys::{self, KEXEC_SEGMENT_MAX};
 use crate::trampoline::arm64_trampoline;
-use crate::{Arch, Error, Result};
+
+/// Why a segment cannot be placed, or a layout not finished.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A segment does not start on a page boundary.
+    #[error("kexec: {name} at {address:#x} is not aligned to the page size {page_size:#x}")]
+    Misaligned {
+        /// The segment.
+        name: String,
+        /// Its address.
+        address: u64,
+        /// The page size.
+        page_size: u64,
+    },
+    /// A segment is not inside one RAM range.
+    #[error("kexec: {name} at {range} is outside RAM")]
+    OutsideRam {
+        /// The segment.
+        name: String,
+        /// Where it would go.
+        range: Range,
+    },
+    /// Two segments overlap.
+    #[error("kexec: {name} at {range} overlaps {other} at {other_range}")]
+    Overlap {
+        /// The segment being added.
+        name: String,
+        /// Where it would go.
+        range: Range,
+        /// The segment in the way.
+        other: String,
+        /// Where that one is.
+        other_range: Range,
+    },
+    /// No free RAM fits a segment.
+    #[error("kexec: no free RAM for {name}: {size} bytes aligned to {align:#x}")]
+    NoRoom {
+        /// The segment.
+        name: String,
+        /// Bytes needed.
+        size: u64,
+        /// Alignment wanted.
+        align: u64,
+    },
+    /// Something is larger than RAM (or than its limit).
+    #[error("kexec: {what} is {size} bytes, more than RAM ({ram} bytes)")]
+    TooBig {
+        /// What.
+        what: String,
+        /// Its size.
+        size: u64,
+        /// The RAM (or limit).
+        ram: u64,
+    },
+    /// A kernel part reaches past the top of the address space.
+    #[error("kexec: kernel part at {address:#x} reaches past the top of memory")]
+    AddressOverflow {
+        /// Its address.
+        address: u64,
+    },
+    /// More segments than `kexec_load` takes.
+    #[error("kexec: {0} segments, the kernel takes at most 16")]
+    TooManySegments(usize),
+    /// A kernel for another architecture than the layout's.
+    #[error("kexec: a {kernel} kernel cannot be loaded on {layout}")]
+    WrongArch {
+        /// The kernel's.
+        kernel: Arch,
+        /// The layout's (the running system's).
+        layout: Arch,
+    },
+    /// A second kernel.
+    #[error("kexec: a kernel is in the layout already")]
+    SecondKernel,
+    /// A second DTB.
+    #[error("kexec: a DTB is in the layout already")]
+    SecondDtb,
+    /// A DTB that does not start with the FDT magic.
+    #[error("kexec: the DTB starts with {found:#010x}, not the FDT magic 0xd00dfeed")]
+    NotADtb {
+        /// Its first word.
+        found: u32,
+    },
+    /// [`Layout::finish`] without a kernel.
+    #[error("kexec: no kernel in the layout")]
+    NoKernel,
+    /// An arm64 layout without a DTB.
+    #[error("kexec: an arm64 kernel needs a DTB")]
+    NoDtb,
+}
+
+/// Shorthand for results of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// One piece of the next system, copied to `address` at exec time.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -215,8 +309,7 @@ impl Layout {
     /// Add the kernel where it must go: an ELF's parts at their physical
     /// addresses, a zImage or arm64 Image at the lowest suitable base.
     ///
-    /// Errors: [`Error::Unsupported`] for a kernel of another architecture
-    /// or a second kernel, [`Error::TooBig`] if it is larger than RAM,
+    /// Errors: [`Error::WrongArch`], [`Error::SecondKernel`], [`Error::TooBig`] if it is larger than RAM,
     /// [`Error::OutsideRam`]/[`Error::Overlap`]/[`Error::NoRoom`].
     pub fn add_kernel(&mut self, image: &KernelImage) -> Result<PlacedKernel> {
         self.take_kernel(image.clone())
@@ -227,15 +320,13 @@ impl Layout {
     /// router with 64 MiB that matters).
     pub fn take_kernel(&mut self, image: KernelImage) -> Result<PlacedKernel> {
         if image.arch != self.arch {
-            return Err(Error::Unsupported(format!(
-                "a {} kernel cannot be loaded on {}",
-                image.arch, self.arch
-            )));
+            return Err(Error::WrongArch {
+                kernel: image.arch,
+                layout: self.arch,
+            });
         }
         if self.kernel.is_some() {
-            return Err(Error::Unsupported(
-                "a kernel is in the layout already".into(),
-            ));
+            return Err(Error::SecondKernel);
         }
         let ram = self.memory.total_ram();
         if image.footprint() > ram {
@@ -251,10 +342,11 @@ impl Layout {
                 for (i, p) in parts.iter().enumerate() {
                     let name = format!("kernel part {i}");
                     let start = p.address - p.address % self.page_size;
-                    let end =
-                        align_up(p.address + p.mem_size, self.page_size).ok_or_else(|| {
-                            Error::BadImage("kernel part at the top of memory".into())
-                        })?;
+                    let end = p
+                        .address
+                        .checked_add(p.mem_size)
+                        .and_then(|e| align_up(e, self.page_size))
+                        .ok_or(Error::AddressOverflow { address: p.address })?;
                     let r = Range::new(start, end);
                     self.check(&name, r)?;
                     if let Some(prev) = ranges.iter().find(|q: &&Range| q.overlaps(&r)) {
@@ -495,22 +587,22 @@ impl Layout {
     /// boundary) and must be at most 2 MiB. Returns its address.
     pub fn add_dtb(&mut self, blob: Vec<u8>) -> Result<u64> {
         if !blob.starts_with(&[0xd0, 0x0d, 0xfe, 0xed]) {
-            return Err(Error::Dtb(crate::dtb::Error::BadMagic(u32::from_be_bytes(
-                [0, 1, 2, 3].map(|i| blob.get(i).copied().unwrap_or(0)),
-            ))));
+            return Err(Error::NotADtb {
+                found: u32::from_be_bytes([0, 1, 2, 3].map(|i| blob.get(i).copied().unwrap_or(0))),
+            });
         }
         if self.dtb.is_some() {
-            return Err(Error::Unsupported("a DTB is in the layout already".into()));
+            return Err(Error::SecondDtb);
         }
         let align = if self.arch == Arch::Aarch64 {
-            if blob.len() as u64 > crate::image::ARM64_BASE_ALIGN {
+            if blob.len() as u64 > ARM64_BASE_ALIGN {
                 return Err(Error::TooBig {
                     what: "arm64 DTB (limit 2 MiB)".into(),
                     size: blob.len() as u64,
-                    ram: crate::image::ARM64_BASE_ALIGN,
+                    ram: ARM64_BASE_ALIGN,
                 });
             }
-            crate::image::ARM64_BASE_ALIGN
+            ARM64_BASE_ALIGN
         } else {
             self.page_size
         };
@@ -567,9 +659,11 @@ pub struct LoadPlan {
 
 impl LoadPlan {
     /// Load it: `kexec_load(entry, segments, KEXEC_ARCH_<arch>)`. Run it
-    /// with [`sys::exec`](crate::sys::exec).
-    pub fn load(&self) -> Result<()> {
-        crate::sys::kexec_load(self.entry, &self.segments, self.arch.kexec_arch_flag())
+    /// with [`exec`](crate::exec).
+    ///
+    /// Errors: [`sys::Error`] (the call's errno, with a likely cause).
+    pub fn load(&self) -> Result<(), sys::Error> {
+        kexec_load(self.entry, &self.segments, self.arch.kexec_arch_flag())
     }
 
     /// One line per segment (`name address-end size`), for logs.
@@ -579,4 +673,24 @@ impl LoadPlan {
             .map(|s| format!("{:<12} {} ({} bytes)", s.name, s.range(), s.data.len()))
             .collect()
     }
+}
+
+/// `kexec_load(entry, segments, flags)`: load an image to run on the next
+/// [`exec`](crate::exec). `flags` is a `KEXEC_ARCH_*` value
+/// ([`Arch::kexec_arch_flag`]) or 0, plus `KEXEC_ON_CRASH` or
+/// `KEXEC_PRESERVE_CONTEXT` if wanted. [`LoadPlan::load`] calls it with
+/// checked segments; called directly, nothing is checked but the
+/// segments' addresses fitting this system's word size.
+///
+/// Errors: [`sys::Error`].
+pub fn kexec_load(entry: u64, segments: &[Segment], flags: u32) -> Result<(), sys::Error> {
+    let raw: Vec<sys::RawSegment<'_>> = segments
+        .iter()
+        .map(|s| sys::RawSegment {
+            data: &s.data,
+            address: s.address,
+            mem_size: s.mem_size,
+        })
+        .collect();
+    sys::kexec_load(entry, &raw, flags)
 }

@@ -4,11 +4,14 @@
 //! to flash can try an upgrade without risking the device. This crate has
 //! the pieces:
 //!
-//! - [`image`]: detect and parse kernel images — MIPS ELF `vmlinux`
-//!   (32-bit, either byte order), ARM `zImage`, arm64 `Image` (x86
-//!   `bzImage`s are recognised and left to `kexec_file_load`);
+//! - [`detect`]: which format an image is, from its magic numbers — the
+//!   one module below the formats, so that each format is a leaf;
+//! - [`image`]: parse kernel images — MIPS ELF `vmlinux` (32-bit, either
+//!   byte order), ARM `zImage`, arm64 `Image` (x86 `bzImage`s are
+//!   recognised and left to `kexec_file_load`);
 //! - [`uimage`]: U-Boot `uImage`s (header and CRCs checked, LZMA
 //!   payloads) and firmware images of a kernel uImage plus a squashfs;
+//! - [`squashfs`]: the one squashfs superblock check (version 4, whole);
 //! - [`memory`]: where RAM is, from `/proc/iomem` or a device tree;
 //! - [`Layout`]: place the kernel, initrd, DTB and any extra segment (at a
 //!   fixed address or the lowest free one), checking alignment, RAM and
@@ -16,9 +19,23 @@
 //!   entry trampoline ([`trampoline`]) and gives a [`LoadPlan`];
 //! - [`dtb`]: read the running device tree, edit `/chosen/bootargs`, the
 //!   initrd range, seeds and `/reserved-memory`, write a blob;
-//! - [`sys`]: `kexec_load`, `kexec_file_load`, unload and
-//!   `reboot(LINUX_REBOOT_CMD_KEXEC)` — the crate's only `unsafe` code
+//! - [`handoff`]: the policy for the tree the next kernel gets (fresh
+//!   seeds, no stale initrd or crash-kernel properties);
+//! - [`trial`]: trial boot — a new firmware's kernel with its squashfs
+//!   root in reserved RAM, as a phram MTD device;
+//! - [`kexec_load`], [`kexec_file_load`], [`unload`], [`exec`]: the system
+//!   calls, from a private `sys` module — the crate's only `unsafe` code
 //!   (besides one call into fdt-rs, see `dtb`).
+//!
+//! # Errors
+//!
+//! Each module has its own error enum ([`image::Error`],
+//! [`uimage::Error`], [`uimage::FirmwareError`], [`squashfs::Error`],
+//! [`memory::Error`], [`layout::Error`], [`dtb::Error`],
+//! [`handoff::Error`], [`trial::Error`], [`SysError`]) whose variants name
+//! the case (a wrong architecture is [`uimage::Error::WrongArch`], a cut
+//! header [`image::Error::Truncated`]) and keep the cause as `source()`;
+//! [`Error`] wraps them all.
 //!
 //! How each architecture gets its DTB: ARM (32-bit) Linux finds the segment
 //! starting with the FDT magic and passes it in `r2`; MIPS Linux does the
@@ -30,12 +47,12 @@
 //!
 //! ```no_run
 //! use kexec::dtb::{Fdt, ReservedRegion, SYSFS_FDT};
-//! use kexec::{sys, KernelImage, Layout, MemoryMap, Arch};
+//! use kexec::{KernelImage, Layout, MemoryMap, Arch};
 //!
 //! # fn main() -> Result<(), kexec::Error> {
 //! let kernel = KernelImage::read("/tmp/vmlinux")?;
 //! let memory = MemoryMap::read_iomem()?;
-//! let mut layout = Layout::new(kernel.arch, memory).with_page_size(sys::page_size());
+//! let mut layout = Layout::new(kernel.arch, memory).with_page_size(kexec::page_size());
 //! layout.add_kernel(&kernel)?;
 //!
 //! // A 1 MiB aligned home for the root file system, reserved in the DTB.
@@ -61,7 +78,7 @@
 //!
 //! let plan = layout.finish()?; // everything is checked here
 //! plan.load()?;                // kexec_load
-//! sys::exec()?;                // reboot into it; returns only on failure
+//! kexec::exec()?;               // reboot into it; returns only on failure
 //! # Ok(())
 //! # }
 //! ```
@@ -71,20 +88,30 @@
 use std::path::PathBuf;
 
 pub mod arch;
+pub mod detect;
 pub mod dtb;
+pub mod handoff;
 pub mod image;
 pub mod layout;
 pub mod memory;
-pub mod sys;
+pub mod squashfs;
+mod sys;
 pub mod trampoline;
+pub mod trial;
 pub mod uimage;
 
 pub use arch::Arch;
-pub use image::{detect, Format, KernelImage};
-pub use layout::{Layout, LoadPlan, PlacedKernel, Segment};
+pub use detect::{detect, Format};
+pub use image::KernelImage;
+pub use layout::{kexec_load, Layout, LoadPlan, PlacedKernel, Segment};
 pub use memory::{MemoryMap, Range};
+pub use sys::{
+    exec, kexec_file_load, loaded, page_size, unload, Error as SysError, Unload,
+    HAS_KEXEC_FILE_LOAD, KEXEC_LOADED, KEXEC_SEGMENT_MAX,
+};
 
-/// Errors of image parsing, placement and the kexec calls.
+/// Any error of this crate: one variant per module, each transparent (the
+/// module's message, its `source()` chain kept).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -96,98 +123,36 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
-    /// The bytes are no kernel image this crate knows.
-    #[error(
-        "kexec: not a kernel image (not a MIPS ELF, ARM zImage, arm64 Image or x86 bzImage): {0}"
-    )]
-    NotAKernel(String),
-    /// A kernel image's header is inconsistent or truncated.
-    #[error("kexec: bad kernel image: {0}")]
-    BadImage(String),
-    /// A firmware image (a kernel uImage and a squashfs) is not whole.
-    #[error("kexec: bad firmware image: {0}")]
-    BadFirmware(String),
-    /// Something this crate (or architecture) does not do.
-    #[error("kexec: unsupported: {0}")]
-    Unsupported(String),
-    /// `/proc/iomem` could not be parsed.
-    #[error("kexec: /proc/iomem: {0}")]
-    Iomem(String),
-    /// The device tree has no `/memory` node with a `reg`.
-    #[error("kexec: the device tree has no /memory node with a reg")]
-    NoMemory,
-    /// A segment does not start on a page boundary.
-    #[error("kexec: {name} at {address:#x} is not aligned to the page size {page_size:#x}")]
-    Misaligned {
-        /// The segment.
-        name: String,
-        /// Its address.
-        address: u64,
-        /// The page size.
-        page_size: u64,
-    },
-    /// A segment is not inside one RAM range.
-    #[error("kexec: {name} at {range} is outside RAM")]
-    OutsideRam {
-        /// The segment.
-        name: String,
-        /// Where it would go.
-        range: Range,
-    },
-    /// Two segments overlap.
-    #[error("kexec: {name} at {range} overlaps {other} at {other_range}")]
-    Overlap {
-        /// The segment being added.
-        name: String,
-        /// Where it would go.
-        range: Range,
-        /// The segment in the way.
-        other: String,
-        /// Where that one is.
-        other_range: Range,
-    },
-    /// No free RAM fits a segment.
-    #[error("kexec: no free RAM for {name}: {size} bytes aligned to {align:#x}")]
-    NoRoom {
-        /// The segment.
-        name: String,
-        /// Bytes needed.
-        size: u64,
-        /// Alignment wanted.
-        align: u64,
-    },
-    /// Something is larger than RAM (or than its limit).
-    #[error("kexec: {what} is {size} bytes, more than RAM ({ram} bytes)")]
-    TooBig {
-        /// What.
-        what: String,
-        /// Its size.
-        size: u64,
-        /// The RAM (or limit).
-        ram: u64,
-    },
-    /// More segments than `kexec_load` takes.
-    #[error("kexec: {0} segments, the kernel takes at most 16")]
-    TooManySegments(usize),
-    /// [`Layout::finish`] without a kernel.
-    #[error("kexec: no kernel in the layout")]
-    NoKernel,
-    /// An arm64 layout without a DTB.
-    #[error("kexec: an arm64 kernel needs a DTB")]
-    NoDtb,
+    /// A kernel image could not be parsed.
+    #[error(transparent)]
+    Image(#[from] image::Error),
+    /// A uImage could not be read or booted.
+    #[error(transparent)]
+    UImage(#[from] uimage::Error),
+    /// A firmware image could not be split.
+    #[error(transparent)]
+    Firmware(#[from] uimage::FirmwareError),
+    /// A squashfs is not whole.
+    #[error(transparent)]
+    Squashfs(#[from] squashfs::Error),
+    /// Where RAM is could not be read.
+    #[error(transparent)]
+    Memory(#[from] memory::Error),
+    /// A segment could not be placed.
+    #[error(transparent)]
+    Layout(#[from] layout::Error),
     /// The device tree could not be read or edited.
     #[error(transparent)]
     Dtb(#[from] dtb::Error),
+    /// The hand-off tree could not be made.
+    #[error(transparent)]
+    Handoff(#[from] handoff::Error),
+    /// A trial boot could not be prepared.
+    #[error(transparent)]
+    Trial(#[from] trial::Error),
     /// A kexec system call failed.
-    #[error("kexec: {call}: {errno}{}{hint}", if hint.is_empty() { "" } else { ": " })]
-    Syscall {
-        /// The call.
-        call: &'static str,
-        /// The error number.
-        errno: nix::errno::Errno,
-        /// A likely cause.
-        hint: String,
-    },
+    #[error(transparent)]
+    Sys(#[from] sys::Error),
 }
 
 /// Shorthand for results of this crate.

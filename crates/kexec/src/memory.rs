@@ -3,8 +3,57 @@
 //! Two sources: `/proc/iomem` ([`MemoryMap::from_iomem`]) on a running
 //! system, and a device tree's `/memory` nodes ([`MemoryMap::from_fdt`]).
 
-use crate::dtb::Fdt;
-use crate::{Error, Result};
+use crate::dtb::{self, Fdt};
+
+/// Why the memory map could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A line of `/proc/iomem` is not `start-end : name`.
+    #[error("kexec: /proc/iomem: line {line}: {problem}: {text:?}")]
+    IomemLine {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        problem: &'static str,
+        /// The line.
+        text: String,
+    },
+    /// Every address is zero: the reader lacks `CAP_SYS_ADMIN`.
+    #[error("kexec: /proc/iomem: all addresses are zero: reading /proc/iomem needs root (CAP_SYS_ADMIN)")]
+    IomemHidden,
+    /// No `System RAM` entry.
+    #[error("kexec: /proc/iomem: no \"System RAM\" entry")]
+    IomemNoRam,
+    /// Reading `/proc/iomem` failed.
+    #[error("kexec: cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The device tree has no `/memory` node with a `reg`.
+    #[error("kexec: the device tree has no /memory node with a reg")]
+    NoMemory,
+    /// A `reg` in the device tree could not be read.
+    #[error(transparent)]
+    Dtb(#[from] dtb::Error),
+}
+
+impl Error {
+    /// Whether this is one of the `/proc/iomem` parse errors.
+    pub fn is_iomem(&self) -> bool {
+        matches!(
+            self,
+            Error::IomemLine { .. } | Error::IomemHidden | Error::IomemNoRam
+        )
+    }
+}
+
+/// Shorthand for results of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// `/proc/iomem`.
 pub const PROC_IOMEM: &str = "/proc/iomem";
@@ -98,7 +147,7 @@ impl MemoryMap {
     /// platforms nest it); entries named `reserved` nested inside RAM are
     /// reserved. Addresses are hexadecimal, up to 64 bits, and the end is
     /// inclusive (converted to exclusive here). Read as an unprivileged
-    /// user, the kernel shows zeros: that gives [`Error::Iomem`].
+    /// user, the kernel shows zeros: that gives [`Error::IomemHidden`].
     pub fn from_iomem(text: &str) -> Result<MemoryMap> {
         let mut ram = Vec::new();
         let mut reserved = Vec::new();
@@ -108,7 +157,11 @@ impl MemoryMap {
             if line.trim().is_empty() {
                 continue;
             }
-            let bad = |why: &str| Error::Iomem(format!("line {}: {why}: {line:?}", n + 1));
+            let bad = |problem: &'static str| Error::IomemLine {
+                line: n + 1,
+                problem,
+                text: line.to_owned(),
+            };
             let depth = line.len() - line.trim_start_matches(' ').len();
             let (span, name) = line
                 .trim_start()
@@ -135,12 +188,10 @@ impl MemoryMap {
             }
         }
         if !any_nonzero && !text.trim().is_empty() {
-            return Err(Error::Iomem(
-                "all addresses are zero: reading /proc/iomem needs root (CAP_SYS_ADMIN)".into(),
-            ));
+            return Err(Error::IomemHidden);
         }
         if ram.is_empty() {
-            return Err(Error::Iomem("no \"System RAM\" entry".into()));
+            return Err(Error::IomemNoRam);
         }
         Ok(MemoryMap::new(ram, reserved))
     }

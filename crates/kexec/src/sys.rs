@@ -3,7 +3,13 @@
 //! `kexec_load(2)`, `kexec_file_load(2)` and `reboot(LINUX_REBOOT_CMD_KEXEC)`,
 //! with syscall numbers and flags from `libc` and `nix`. Callers check
 //! everything first (the [`Layout`](crate::Layout) does); these functions
-//! only convert and call.
+//! only convert and call. The module is private: the crate root re-exports
+//! the safe functions ([`crate::exec`], [`crate::unload`], ...), and it
+//! depends on no other module of the crate (segments come in as
+//! [`RawSegment`]s), so the unsafe code can be read alone.
+// Why unsafe: `libc::syscall` for kexec_load/kexec_file_load (no safe
+// binding exists in nix or rustix 1.x), `sync(2)` and `sysconf(3)`. Each
+// block states its pointers' lifetimes in a SAFETY comment.
 #![allow(unsafe_code)]
 
 use std::convert::Infallible;
@@ -11,7 +17,80 @@ use std::fs::File;
 
 use nix::errno::Errno;
 
-use crate::{Error, Result, Segment};
+/// Why a kexec system call (or its preparation) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A kexec system call failed.
+    #[error("kexec: {call}: {errno}{}{hint}", if hint.is_empty() { "" } else { ": " })]
+    Syscall {
+        /// The call.
+        call: &'static str,
+        /// The error number.
+        errno: Errno,
+        /// A likely cause.
+        hint: &'static str,
+    },
+    /// An address or size does not fit this system's `kexec_segment`.
+    #[error("kexec: {what} {value:#x} does not fit this system's {bits}-bit kexec_segment")]
+    TooWide {
+        /// "entry", "segment address", "segment size".
+        what: &'static str,
+        /// The value.
+        value: u64,
+        /// `usize::BITS`.
+        bits: u32,
+    },
+    /// A command line with a NUL byte.
+    #[error("kexec: the command line contains a NUL byte")]
+    NulInCommandLine,
+    /// `kexec_file_load` is not built for this target.
+    #[error("kexec: unsupported: kexec_file_load is only built for x86_64 and aarch64-gnu")]
+    NoFileLoad,
+    /// Reading [`KEXEC_LOADED`] failed.
+    #[error("kexec: cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The errno of a failed call, if this is one.
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            Error::Syscall { errno, .. } => Some(*errno),
+            _ => None,
+        }
+    }
+}
+
+/// Shorthand for results of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One segment as `kexec_load` takes it: bytes, and where they go.
+#[derive(Clone, Copy, Debug)]
+pub struct RawSegment<'a> {
+    /// The bytes.
+    pub data: &'a [u8],
+    /// Physical destination.
+    pub address: u64,
+    /// Bytes reserved at the destination.
+    pub mem_size: u64,
+}
+
+/// Which call [`unload`] uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Unload {
+    /// `kexec_load` with no segments (kexec-tools' default).
+    #[default]
+    KexecLoad,
+    /// `kexec_file_load` with `KEXEC_FILE_UNLOAD` (`kexec -u -s`).
+    KexecFileLoad,
+}
 
 /// `/sys/kernel/kexec_loaded`: `1` while an image is loaded.
 pub const KEXEC_LOADED: &str = "/sys/kernel/kexec_loaded";
@@ -44,27 +123,19 @@ fn hint(call: &'static str, errno: Errno) -> Error {
         Errno::EADDRNOTAVAIL => "a segment's destination is not usable memory",
         _ => "",
     };
-    Error::Syscall {
-        call,
-        errno,
-        hint: hint.to_owned(),
-    }
+    Error::Syscall { call, errno, hint }
 }
 
-fn word(v: u64, what: &str) -> Result<libc::size_t> {
-    libc::size_t::try_from(v).map_err(|_| {
-        Error::Unsupported(format!(
-            "{what} {v:#x} does not fit this system's {}-bit kexec_segment",
-            usize::BITS
-        ))
+fn word(value: u64, what: &'static str) -> Result<libc::size_t> {
+    libc::size_t::try_from(value).map_err(|_| Error::TooWide {
+        what,
+        value,
+        bits: usize::BITS,
     })
 }
 
-/// `kexec_load(entry, segments, flags)`: load an image to run on the next
-/// [`exec`]. `flags` is a `KEXEC_ARCH_*` value
-/// ([`Arch::kexec_arch_flag`](crate::Arch::kexec_arch_flag)) or 0, plus
-/// `KEXEC_ON_CRASH`/`KEXEC_PRESERVE_CONTEXT` if wanted.
-pub fn kexec_load(entry: u64, segments: &[Segment], flags: u32) -> Result<()> {
+/// `kexec_load(entry, segments, flags)` (see [`crate::kexec_load`]).
+pub(crate) fn kexec_load(entry: u64, segments: &[RawSegment<'_>], flags: u32) -> Result<()> {
     let entry = word(entry, "entry")?;
     let raw = segments
         .iter()
@@ -117,8 +188,7 @@ pub fn kexec_file_load(
     flags: u32,
 ) -> Result<()> {
     use std::os::fd::AsRawFd;
-    let c = std::ffi::CString::new(cmdline)
-        .map_err(|_| Error::Unsupported("command line contains a NUL byte".into()))?;
+    let c = std::ffi::CString::new(cmdline).map_err(|_| Error::NulInCommandLine)?;
     let len = c.as_bytes_with_nul().len();
     let mut flags = libc::c_ulong::from(flags);
     let initrd_fd = match initrd {
@@ -158,16 +228,15 @@ pub fn kexec_file_load(
     _cmdline: &str,
     _flags: u32,
 ) -> Result<()> {
-    Err(Error::Unsupported(
-        "kexec_file_load is only built for x86_64 and aarch64-gnu".into(),
-    ))
+    Err(Error::NoFileLoad)
 }
 
 /// Unload the loaded image: `kexec_load` with no segments, or
-/// `kexec_file_load` with `KEXEC_FILE_UNLOAD` when `file` is set (either
-/// unloads an image loaded by the other call).
-pub fn unload(file: bool) -> Result<()> {
-    if file {
+/// `kexec_file_load` with `KEXEC_FILE_UNLOAD` (either unloads an image
+/// loaded by the other call). [`Unload::KexecFileLoad`] on a build without
+/// `kexec_file_load` ([`HAS_KEXEC_FILE_LOAD`]) uses `kexec_load`.
+pub fn unload(how: Unload) -> Result<()> {
+    if how == Unload::KexecFileLoad {
         #[cfg(any(
             target_arch = "x86_64",
             all(target_arch = "aarch64", target_env = "gnu")

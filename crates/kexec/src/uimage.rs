@@ -42,11 +42,15 @@
 use std::io::Read;
 use std::ops::Range;
 
-use crate::image::{mips_virt_to_phys, FixedPart, Format, Placement};
-use crate::{Arch, Error, KernelImage, Result};
+use crate::detect::{self, Format};
+use crate::image::{self as kernel_image, mips_virt_to_phys, FixedPart, KernelImage, Placement};
+use crate::squashfs::{self, Superblock};
+use crate::Arch;
+
+pub use crate::detect::is_uimage;
 
 /// The uImage magic number (`IH_MAGIC`).
-pub const MAGIC: u32 = 0x2705_1956;
+pub const MAGIC: u32 = detect::UIMAGE_MAGIC;
 /// Size of the uImage header.
 pub const HEADER_LEN: usize = 64;
 /// `IH_OS_LINUX`.
@@ -62,10 +66,6 @@ const MAX_KERNEL: usize = 256 << 20;
 /// which [`MAX_KERNEL`] bounds.
 const LZMA_MEMLIMIT_KIB: u32 = 256 << 10;
 
-/// The squashfs 4.0 superblock magic, `hsqs`.
-const SQUASHFS_MAGIC: &[u8; 4] = b"hsqs";
-/// Size of a squashfs 4.0 superblock.
-const SQUASHFS_SUPERBLOCK: usize = 96;
 /// With `CONFIG_MIPS_RAW_APPENDED_DTB` the linker script leaves 1 MiB at
 /// `__appended_dtb` for the tree and aligns to 64 KiB before `.bss`.
 const APPENDED_DTB_ROOM: u64 = 0x10_0000 + 0x1_0000;
@@ -142,9 +142,149 @@ fn be32(b: &[u8], off: usize) -> u32 {
     u32::from_be_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
 }
 
-fn bad(what: impl std::fmt::Display) -> Error {
-    Error::BadImage(format!("uImage: {what}"))
+/// Why a uImage cannot be read or booted. Variants up to
+/// [`Lzma`](Error::Lzma) mean corrupt bytes; the others a uImage this
+/// system does not boot.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Fewer bytes than a header.
+    #[error("kexec: bad kernel image: uImage: {len} bytes, shorter than the 64-byte header")]
+    TooShort {
+        /// Bytes there are.
+        len: usize,
+    },
+    /// No uImage magic.
+    #[error("kexec: bad kernel image: uImage: magic {found:#010x}, not {MAGIC:#010x}")]
+    BadMagic {
+        /// The first word.
+        found: u32,
+    },
+    /// The header's CRC does not match.
+    #[error("kexec: bad kernel image: uImage: header CRC {computed:#010x}, the header says {stored:#010x}")]
+    HeaderCrc {
+        /// CRC of the header as it is.
+        computed: u32,
+        /// `ih_hcrc`.
+        stored: u32,
+    },
+    /// Less data than the header says.
+    #[error("kexec: bad kernel image: uImage: truncated: the header says {size} bytes of data, {available} follow it")]
+    Truncated {
+        /// `ih_size`.
+        size: usize,
+        /// Bytes after the header.
+        available: usize,
+    },
+    /// The data's CRC does not match.
+    #[error("kexec: bad kernel image: uImage: data CRC {computed:#010x}, the header says {stored:#010x}")]
+    DataCrc {
+        /// CRC of the data as it is.
+        computed: u32,
+        /// `ih_dcrc`.
+        stored: u32,
+    },
+    /// The LZMA stream is corrupt or cut short.
+    #[error("kexec: bad kernel image: uImage: LZMA data: {source}")]
+    Lzma {
+        /// The decoder's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The data decompresses to more than 256 MiB.
+    #[error("kexec: bad kernel image: uImage: LZMA data decompresses to more than {} MiB", MAX_KERNEL >> 20)]
+    TooLarge,
+    /// The payload is a uImage itself.
+    #[error("kexec: bad kernel image: uImage: '{name}' holds another uImage")]
+    Nested {
+        /// The image name.
+        name: String,
+    },
+    /// A raw MIPS kernel's load or entry address is not in KSEG0/KSEG1.
+    #[error(
+        "kexec: bad kernel image: uImage: {what} {address:#x} is a mapped (KSEG2/KSEG3) address"
+    )]
+    Mapped {
+        /// "load address" or "entry point".
+        what: &'static str,
+        /// The address.
+        address: u32,
+    },
+    /// No data.
+    #[error("kexec: bad kernel image: uImage: no data")]
+    NoData,
+    /// The entry point is not inside the raw kernel.
+    #[error("kexec: bad kernel image: uImage: entry {entry:#x} is outside the kernel ({address:#x}, {len} bytes)")]
+    EntryOutside {
+        /// Physical entry.
+        entry: u64,
+        /// Physical load address.
+        address: u64,
+        /// Kernel length.
+        len: u64,
+    },
+    /// A compression other than none and LZMA.
+    #[error("kexec: unsupported: uImage data compressed with {} (only none and lzma)", .0.name())]
+    Compression(Compression),
+    /// Not a Linux image.
+    #[error("kexec: unsupported: uImage '{name}' is for OS {os}, not Linux")]
+    NotLinux {
+        /// The image name.
+        name: String,
+        /// `ih_os`.
+        os: u8,
+    },
+    /// Not a kernel image (a ramdisk, a script, ...).
+    #[error(
+        "kexec: unsupported: uImage '{name}' is of type {kind}, not a kernel (mkimage -T kernel)"
+    )]
+    NotAKernel {
+        /// The image name.
+        name: String,
+        /// `ih_type`.
+        kind: u8,
+    },
+    /// A kernel for another architecture.
+    #[error("kexec: unsupported: uImage '{name}' is for {image_arch}, this system is {system}")]
+    WrongArch {
+        /// The image name.
+        name: String,
+        /// The header's architecture, as a name.
+        image_arch: &'static str,
+        /// The system's.
+        system: Arch,
+    },
+    /// A payload that is no kernel format this crate parses, on an
+    /// architecture without raw kernels.
+    #[error("kexec: bad kernel image: uImage '{name}': the {compression} data is no kernel image this crate knows")]
+    UnknownPayload {
+        /// The image name.
+        name: String,
+        /// Its compression's name.
+        compression: String,
+    },
+    /// The payload is a kernel format this crate parses, and it is bad.
+    #[error(transparent)]
+    Payload(#[from] kernel_image::Error),
 }
+
+impl Error {
+    /// Whether the uImage's bytes are wrong (truncated, corrupt), as
+    /// opposed to a whole uImage this system does not boot.
+    pub fn is_bad_image(&self) -> bool {
+        match self {
+            Error::Payload(e) => e.is_bad_image(),
+            Error::Compression(_)
+            | Error::NotLinux { .. }
+            | Error::NotAKernel { .. }
+            | Error::WrongArch { .. } => false,
+            _ => true,
+        }
+    }
+}
+
+/// Shorthand for results of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A checked uImage: its header fields and its (still compressed) data.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -170,29 +310,21 @@ pub struct UImage<'a> {
     pub data: &'a [u8],
 }
 
-/// Whether `data` starts with the uImage magic.
-pub fn is_uimage(data: &[u8]) -> bool {
-    data.len() >= 4 && be32(data, 0) == MAGIC
-}
-
 impl<'a> UImage<'a> {
     /// Parse the uImage at the start of `bytes` (anything after its data is
     /// ignored), checking the magic, the header CRC, that the data is all
     /// there and the data CRC.
     ///
-    /// Errors: [`Error::BadImage`] naming the check that failed.
+    /// Errors: [`Error::TooShort`], [`Error::BadMagic`],
+    /// [`Error::HeaderCrc`], [`Error::Truncated`], [`Error::DataCrc`].
     pub fn parse(bytes: &'a [u8]) -> Result<UImage<'a>> {
         if bytes.len() < HEADER_LEN {
-            return Err(bad(format!(
-                "{} bytes, shorter than the 64-byte header",
-                bytes.len()
-            )));
+            return Err(Error::TooShort { len: bytes.len() });
         }
         if be32(bytes, 0) != MAGIC {
-            return Err(bad(format!(
-                "magic {:#010x}, not {MAGIC:#010x}",
-                be32(bytes, 0)
-            )));
+            return Err(Error::BadMagic {
+                found: be32(bytes, 0),
+            });
         }
         let mut header = [0u8; HEADER_LEN];
         header.copy_from_slice(&bytes[..HEADER_LEN]);
@@ -200,25 +332,25 @@ impl<'a> UImage<'a> {
         header[4..8].fill(0);
         let computed = crc32fast::hash(&header);
         if computed != hcrc {
-            return Err(bad(format!(
-                "header CRC {computed:#010x}, the header says {hcrc:#010x}"
-            )));
+            return Err(Error::HeaderCrc {
+                computed,
+                stored: hcrc,
+            });
         }
         let size = be32(bytes, 12) as usize;
         let data = bytes
             .get(HEADER_LEN..HEADER_LEN.saturating_add(size))
-            .ok_or_else(|| {
-                bad(format!(
-                    "truncated: the header says {size} bytes of data, {} follow it",
-                    bytes.len() - HEADER_LEN
-                ))
+            .ok_or(Error::Truncated {
+                size,
+                available: bytes.len() - HEADER_LEN,
             })?;
         let dcrc = be32(bytes, 24);
         let computed = crc32fast::hash(data);
         if computed != dcrc {
-            return Err(bad(format!(
-                "data CRC {computed:#010x}, the header says {dcrc:#010x}"
-            )));
+            return Err(Error::DataCrc {
+                computed,
+                stored: dcrc,
+            });
         }
         let name_bytes = &bytes[32..64];
         let name_len = name_bytes.iter().position(|&b| b == 0).unwrap_or(32);
@@ -246,32 +378,26 @@ impl<'a> UImage<'a> {
     }
 
     /// The data, decompressed (none and LZMA; other compressions are
-    /// [`Error::Unsupported`]). At most 256 MiB.
+    /// [`Error::Compression`]). At most 256 MiB ([`Error::TooLarge`]).
     pub fn decompress(&self) -> Result<Vec<u8>> {
         match self.compression {
             Compression::None => Ok(self.data.to_vec()),
             Compression::Lzma => {
                 let reader =
                     lzma_rust2::LzmaReader::new_mem_limit(self.data, LZMA_MEMLIMIT_KIB, None)
-                        .map_err(|e| bad(format!("LZMA data: {e}")))?;
+                        .map_err(|source| Error::Lzma { source })?;
                 let mut out =
                     Vec::with_capacity(self.data.len().saturating_mul(3).min(MAX_KERNEL + 1));
                 reader
                     .take(MAX_KERNEL as u64 + 1)
                     .read_to_end(&mut out)
-                    .map_err(|e| bad(format!("LZMA data: {e}")))?;
+                    .map_err(|source| Error::Lzma { source })?;
                 if out.len() > MAX_KERNEL {
-                    return Err(bad(format!(
-                        "LZMA data decompresses to more than {} MiB",
-                        MAX_KERNEL >> 20
-                    )));
+                    return Err(Error::TooLarge);
                 }
                 Ok(out)
             }
-            other => Err(Error::Unsupported(format!(
-                "uImage data compressed with {} (only none and lzma)",
-                other.name()
-            ))),
+            other => Err(Error::Compression(other)),
         }
     }
 
@@ -288,9 +414,11 @@ impl<'a> UImage<'a> {
     /// 1 MiB + 64 KiB an appended DTB's place takes: the raw binary does
     /// not say). An appended DTB is zeroed (see the module documentation).
     ///
-    /// Errors: [`Error::Unsupported`] for another OS, type, architecture or
-    /// compression; [`Error::BadImage`] for corrupt data or addresses
-    /// in KSEG2/KSEG3, or a uImage inside the uImage.
+    /// Errors: [`Error::NotLinux`], [`Error::NotAKernel`],
+    /// [`Error::WrongArch`], [`Error::Compression`] for what this system
+    /// does not boot; [`Error::Lzma`], [`Error::Mapped`],
+    /// [`Error::EntryOutside`], [`Error::Nested`], [`Error::Payload`] and
+    /// the others of [`Error::is_bad_image`] for corrupt data.
     pub fn kernel(&self, arch: Arch) -> Result<KernelImage> {
         Ok(self.kernel_and_zeroed_dtb(arch)?.0)
     }
@@ -310,24 +438,24 @@ impl<'a> UImage<'a> {
     /// an architecture `arch` belongs to.
     fn check_kernel(&self, arch: Arch) -> Result<()> {
         if self.os != OS_LINUX {
-            return Err(Error::Unsupported(format!(
-                "uImage '{}' is for OS {}, not Linux",
-                self.name, self.os
-            )));
+            return Err(Error::NotLinux {
+                name: self.name.clone(),
+                os: self.os,
+            });
         }
         if self.kind != TYPE_KERNEL {
-            return Err(Error::Unsupported(format!(
-                "uImage '{}' is of type {}, not a kernel (mkimage -T kernel)",
-                self.name, self.kind
-            )));
+            return Err(Error::NotAKernel {
+                name: self.name.clone(),
+                kind: self.kind,
+            });
         }
         let (arch_name, arches) = arch_of(self.arch);
         if !arches.contains(&arch) {
-            return Err(Error::Unsupported(format!(
-                "uImage '{}' is for {arch_name}, this system is {}",
-                self.name,
-                arch.name()
-            )));
+            return Err(Error::WrongArch {
+                name: self.name.clone(),
+                image_arch: arch_name,
+                system: arch,
+            });
         }
         Ok(())
     }
@@ -338,40 +466,39 @@ impl<'a> UImage<'a> {
         arch: Arch,
         mut data: Vec<u8>,
     ) -> Result<(KernelImage, Option<usize>)> {
-        match crate::image::detect(&data) {
+        match detect::detect(&data) {
             Ok(Format::UImage) => {
-                return Err(bad(format!("'{}' holds another uImage", self.name)));
+                return Err(Error::Nested {
+                    name: self.name.clone(),
+                });
             }
             Ok(_) => return Ok((KernelImage::from_vec(data)?, None)),
             Err(_) => {}
         }
         if !matches!(arch, Arch::Mips | Arch::Mipsel) {
-            return Err(Error::BadImage(format!(
-                "uImage '{}': the {} data is no kernel image this crate knows",
-                self.name,
-                self.compression.name()
-            )));
+            return Err(Error::UnknownPayload {
+                name: self.name.clone(),
+                compression: self.compression.name(),
+            });
         }
-        let address = mips_virt_to_phys(u64::from(self.load)).ok_or_else(|| {
-            bad(format!(
-                "load address {:#x} is a mapped (KSEG2/KSEG3) address",
-                self.load
-            ))
+        let address = mips_virt_to_phys(u64::from(self.load)).ok_or(Error::Mapped {
+            what: "load address",
+            address: self.load,
         })?;
-        let entry = mips_virt_to_phys(u64::from(self.entry)).ok_or_else(|| {
-            bad(format!(
-                "entry point {:#x} is a mapped (KSEG2/KSEG3) address",
-                self.entry
-            ))
+        let entry = mips_virt_to_phys(u64::from(self.entry)).ok_or(Error::Mapped {
+            what: "entry point",
+            address: self.entry,
         })?;
         if data.is_empty() {
-            return Err(bad("no data"));
+            return Err(Error::NoData);
         }
         let len = data.len() as u64;
         if !(address..address + len).contains(&entry) {
-            return Err(bad(format!(
-                "entry {entry:#x} is outside the kernel ({address:#x}, {len} bytes)"
-            )));
+            return Err(Error::EntryOutside {
+                entry,
+                address,
+                len,
+            });
         }
         // The raw binary ends where the kernel's `.bss` is still to come.
         let mut end = len;
@@ -402,6 +529,21 @@ impl<'a> UImage<'a> {
     }
 }
 
+/// The kernel in `data`, whatever its format: a U-Boot uImage through
+/// [`UImage::kernel`] for `arch` (the running architecture: a raw MIPS
+/// kernel does not say its byte order), anything else by its own header
+/// ([`KernelImage::from_vec`]).
+///
+/// Errors: as [`UImage::parse`] and [`UImage::kernel`]; errors of the
+/// other formats come as [`Error::Payload`].
+pub fn parse_kernel(data: Vec<u8>, arch: Arch) -> Result<KernelImage> {
+    if is_uimage(&data) {
+        UImage::parse(&data)?.kernel(arch)
+    } else {
+        Ok(KernelImage::from_vec(data)?)
+    }
+}
+
 /// The offset of a flattened device tree that ends exactly at the end of
 /// `data` (`cat vmlinux.bin board.dtb`), if there is one: a 4-byte aligned
 /// FDT magic whose header's `totalsize` reaches the end.
@@ -423,6 +565,40 @@ pub fn appended_dtb(data: &[u8]) -> Option<usize> {
     }
 }
 
+/// Why a firmware image cannot be split.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FirmwareError {
+    /// The erase block size is not a power of two.
+    #[error("kexec: erase block size {0} is not a power of two")]
+    EraseSize(usize),
+    /// The uImage at the start is bad.
+    #[error(transparent)]
+    UImage(#[from] Error),
+    /// No squashfs superblock where one may start.
+    #[error(
+        "kexec: bad firmware image: no squashfs after the uImage '{name}' ({len} bytes), \
+         neither right after it nor at a {erase_size}-byte boundary"
+    )]
+    NoSquashfs {
+        /// The uImage's name.
+        name: String,
+        /// Its length, header included.
+        len: usize,
+        /// The erase block size searched with.
+        erase_size: usize,
+    },
+    /// The squashfs found is not whole (or not version 4).
+    #[error("kexec: bad firmware image: the squashfs at {at:#x}: {source}")]
+    Squashfs {
+        /// Its offset in the image.
+        at: usize,
+        /// What is wrong with it.
+        #[source]
+        source: squashfs::Error,
+    },
+}
+
 /// A firmware image: a kernel uImage, then (at the next multiple of the
 /// erase block size) a squashfs root file system.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -432,55 +608,45 @@ pub struct Firmware<'a> {
     /// Where the squashfs is in the image: from its superblock to the end
     /// of the bytes it uses.
     pub rootfs: Range<usize>,
+    /// The squashfs superblock.
+    pub superblock: Superblock,
 }
 
 impl<'a> Firmware<'a> {
     /// Split a firmware image: check the uImage at its start, then look
-    /// for a squashfs 4.0 superblock right at the end of the uImage and at
+    /// for a squashfs superblock right at the end of the uImage and at
     /// each multiple of `erase_size` after it (as OpenWrt's `uimage,fw`
-    /// partition splitter does), and check that the squashfs is all there.
+    /// partition splitter does), and check that the squashfs is version 4
+    /// and all there ([`Superblock::parse`]).
     ///
-    /// Errors: [`Error::BadImage`] for a bad uImage, [`Error::BadFirmware`]
-    /// for no squashfs or a truncated one; [`Error::Unsupported`] if `erase_size` is not a
-    /// power of two.
-    pub fn split(data: &'a [u8], erase_size: usize) -> Result<Firmware<'a>> {
+    /// Errors: [`FirmwareError::UImage`] for a bad uImage,
+    /// [`FirmwareError::NoSquashfs`], [`FirmwareError::Squashfs`] for a
+    /// truncated one or another version; [`FirmwareError::EraseSize`] if
+    /// `erase_size` is not a power of two.
+    pub fn split(data: &'a [u8], erase_size: usize) -> Result<Firmware<'a>, FirmwareError> {
         if !erase_size.is_power_of_two() {
-            return Err(Error::Unsupported(format!(
-                "erase block size {erase_size} is not a power of two"
-            )));
+            return Err(FirmwareError::EraseSize(erase_size));
         }
         let uimage = UImage::parse(data)?;
         let mut at = uimage.len();
-        while at.saturating_add(SQUASHFS_SUPERBLOCK) <= data.len() {
-            if &data[at..at + 4] == SQUASHFS_MAGIC {
-                let used =
-                    u64::from_le_bytes(data[at + 40..at + 48].try_into().unwrap_or_default());
-                let end = usize::try_from(used)
-                    .ok()
-                    .filter(|&u| u >= SQUASHFS_SUPERBLOCK)
-                    .and_then(|u| at.checked_add(u))
-                    .filter(|&end| end <= data.len())
-                    .ok_or_else(|| {
-                        Error::BadFirmware(format!(
-                            "the squashfs at {at:#x} says it uses {used} bytes, {} follow \
-                             (and a superblock alone is 96)",
-                            data.len() - at
-                        ))
-                    })?;
+        while at.saturating_add(squashfs::SUPERBLOCK_LEN) <= data.len() {
+            if &data[at..at + 4] == squashfs::MAGIC {
+                let superblock = Superblock::parse(&data[at..])
+                    .map_err(|source| FirmwareError::Squashfs { at, source })?;
                 return Ok(Firmware {
                     uimage,
-                    rootfs: at..end,
+                    rootfs: at..at + superblock.bytes_used as usize,
+                    superblock,
                 });
             }
             // The next erase block boundary.
             at = (at & !(erase_size - 1)) + erase_size;
         }
-        Err(Error::BadFirmware(format!(
-            "no squashfs after the uImage '{}' ({} bytes), neither right after it nor at a \
-             {erase_size}-byte boundary",
-            uimage.name,
-            uimage.len()
-        )))
+        Err(FirmwareError::NoSquashfs {
+            name: uimage.name.clone(),
+            len: uimage.len(),
+            erase_size,
+        })
     }
 }
 
@@ -667,7 +833,8 @@ mod tests {
         let at = fw.len().next_multiple_of(64 << 10);
         fw.resize(at, 0xff);
         let mut sq = vec![0u8; 4096];
-        sq[0..4].copy_from_slice(SQUASHFS_MAGIC);
+        sq[0..4].copy_from_slice(squashfs::MAGIC);
+        sq[28..30].copy_from_slice(&4u16.to_le_bytes());
         sq[40..48].copy_from_slice(&4000u64.to_le_bytes());
         fw.extend_from_slice(&sq);
         let split = Firmware::split(&fw, 64 << 10).expect("split");

@@ -8,16 +8,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-/// One tool inside the multi-call binary.
-pub struct Applet {
-    /// The name it is called by (argv\[0\] or `limina <name>`).
-    pub name: &'static str,
-    /// One line for `limina --list` and `--help`.
-    pub summary: &'static str,
-    /// Runs the applet; receives its own argv, argv\[0\] being the applet name.
-    pub main: fn(Vec<OsString>) -> ExitCode,
-}
-
+pub use crate::applet::Applet;
 pub use crate::applets::APPLETS;
 
 /// Exit status when the applet does not exist, as busybox and shells use.

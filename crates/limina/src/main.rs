@@ -5,6 +5,7 @@
 //! case argv\[0\] names the applet. One binary keeps the Rust standard library
 //! and shared code in flash once instead of once per tool.
 
+mod applet;
 mod applets;
 mod dispatch;
 

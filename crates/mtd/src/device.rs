@@ -17,20 +17,12 @@ use nix::errno::Errno;
 use crate::spec::{DeviceSpec, SpecError};
 use crate::sys;
 use crate::sysfs::{self, SysfsError};
-use crate::types::{MtdFlags, MtdType};
+use crate::types::{dev_path, MtdFlags, MtdType};
 
 /// The character-device major number of MTD (`MTD_CHAR_MAJOR` in
 /// `include/uapi/linux/major.h`). Minor `2 * N` is `mtdN`, `2 * N + 1` is
 /// the read-only `mtdNro`.
 pub const MTD_CHAR_MAJOR: u64 = 90;
-
-/// Where device nodes live.
-const DEV_DIR: &str = "/dev";
-
-/// `/dev/mtdN`.
-pub(crate) fn dev_path(index: u32) -> PathBuf {
-    Path::new(DEV_DIR).join(format!("mtd{index}"))
-}
 
 /// How to open a device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

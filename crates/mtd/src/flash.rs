@@ -2,7 +2,7 @@
 //!
 //! Writers are generic over this trait so that the same code runs on the
 //! kernel's `/dev/mtdN` ([`MtdFlash`]) and on the simulator
-//! ([`crate::sim::SimFlash`]), where every power cut can be tried.
+//! (`sim::SimFlash`, feature `sim`), where every power cut can be tried.
 //! Addresses are in bytes; erase operations take an erase-block index.
 
 use std::io;
@@ -110,6 +110,18 @@ pub enum FlashError {
         #[source]
         source: io::Error,
     },
+    /// An ioctl on the device failed (`MEMERASE64`, `MEMGETBADBLOCK`, ...);
+    /// the [`DeviceError`] names the request and keeps the errno.
+    #[error("mtd: {op} at {offset:#x} failed: {source}")]
+    Device {
+        /// "erase", "is_bad", "mark_bad".
+        op: &'static str,
+        /// The byte offset.
+        offset: u64,
+        /// The error.
+        #[source]
+        source: Box<DeviceError>,
+    },
     /// An operation outside the device or not aligned as the device needs.
     #[error("mtd: {op} of {len} bytes at {offset:#x} is outside the device or not aligned to {align} bytes")]
     Range {
@@ -125,24 +137,33 @@ pub enum FlashError {
     /// The device is read-only.
     #[error("mtd: the device is read-only")]
     ReadOnly,
-    /// Simulator: the power went off. Nothing works until [`crate::sim::SimFlash::power_on`].
-    #[error("mtd: simulated power cut at {offset:#x}")]
-    PowerCut {
-        /// Where the interrupted operation was.
+    /// The device failed in a way only its implementation describes: the
+    /// cause is in `source` (for the simulator, a `mtd::sim::SimFault`:
+    /// a power cut, a NAND page programmed twice). Writers treat it as a
+    /// failure of the operation, never as a worn block.
+    #[error("mtd: device fault at {offset:#x}: {source}")]
+    Fault {
+        /// Where the failed operation was.
         offset: u64,
+        /// What happened.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
-    /// Simulator: a NAND page was programmed twice without an erase.
-    #[error("mtd: NAND page at {offset:#x} programmed twice without an erase")]
-    Reprogram {
-        /// The page.
-        offset: u64,
-    },
+}
+
+impl FlashError {
+    /// Whether the device itself reported an I/O failure
+    /// ([`Io`](Self::Io) or [`Device`](Self::Device)): on NAND, a block
+    /// that fails to erase this way is worn out.
+    pub fn is_device_failure(&self) -> bool {
+        matches!(self, FlashError::Io { .. } | FlashError::Device { .. })
+    }
 }
 
 /// Raw access to one flash device (or partition).
 ///
 /// Implemented by [`MtdFlash`] (a kernel MTD device) and
-/// [`crate::sim::SimFlash`] (a simulated one).
+/// `sim::SimFlash` (a simulated one, feature `sim`).
 pub trait Flash {
     /// The device's geometry.
     fn geometry(&self) -> Geometry;
@@ -214,14 +235,18 @@ impl MtdFlash {
 
     /// Wraps an open device, reading its geometry with `MEMGETINFO` (and its
     /// 64-bit size and sub-page size from sysfs where there is one).
+    ///
+    /// A system without `/sys/class/mtd`, or without this device in it,
+    /// gets the `MEMGETINFO` geometry (32-bit size, whole pages). A
+    /// `/sys/class/mtd` that is there but cannot be read or parsed is an
+    /// error ([`DeviceError::Sysfs`]): a geometry guessed without it could
+    /// write sub-pages a NAND chip refuses.
     /// [`Geometry::writable`]
     /// says whether the device may be written (`MTD_WRITEABLE`); erasing
     /// and writing also need it opened [`OpenMode::ReadWrite`].
     pub fn new(mtd: Mtd) -> Result<Self, DeviceError> {
         let info = mtd.info()?;
-        let sysfs = sysfs::list()
-            .ok()
-            .and_then(|list| list.into_iter().find(|d| d.index == mtd.index()));
+        let sysfs = sysfs::list()?.into_iter().find(|d| d.index == mtd.index());
         let size = sysfs.as_ref().map_or(u64::from(info.size), |d| d.size);
         let kind = if info.mtd_type.is_nand() {
             FlashKind::Nand
@@ -259,13 +284,10 @@ impl MtdFlash {
     }
 
     fn device_error(op: &'static str, offset: u64) -> impl FnOnce(DeviceError) -> FlashError {
-        move |e| FlashError::Io {
+        move |source| FlashError::Device {
             op,
             offset,
-            source: match e {
-                DeviceError::Ioctl { source, .. } => io::Error::from(source),
-                other => io::Error::other(other.to_string()),
-            },
+            source: Box::new(source),
         }
     }
 }

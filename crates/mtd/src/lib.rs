@@ -17,10 +17,10 @@
 //!   `MEMGETBADBLOCK`, `MEMSETBADBLOCK`, `MEMUNLOCK`, `ECCGETSTATS`) and
 //!   `pread`/`pwrite` ([`Mtd`], [`DeviceInfo`], [`EccStats`]).
 //! - [`flash`]: the [`Flash`] trait writers are generic over, implemented
-//!   by [`MtdFlash`] (a kernel device) and [`sim::SimFlash`].
-//! - [`sim`]: a simulated NOR or NAND flash with true semantics and fault
-//!   injection (power cuts after any number of bytes, failing erases and
-//!   writes, bit flips), for tests.
+//!   by [`MtdFlash`] (a kernel device) and `sim::SimFlash`.
+//! - `sim` (cargo feature `sim`): a simulated NOR or NAND flash with true
+//!   semantics and fault injection (power cuts after any number of bytes,
+//!   failing erases and writes, bit flips), for tests.
 //! - [`writer`]: write an image like `flashcp`, power-cut safe: checks
 //!   before the first erase, only differing blocks, header block last, bad
 //!   blocks skipped, every block verified; [`writer::plan`] is the dry run.
@@ -77,10 +77,12 @@
 //! let options = Options { only_changed: true, expected_magic: Some(b"HDR0"), ..Options::default() };
 //! let plan = writer::plan(&mut flash, &image, &options)?; // nothing changed yet
 //! println!("{plan}"); // erase 3, write 3, unchanged 122, bad blocks skipped 0
-//! let report = writer::execute(&mut flash, &image, &options, &plan, &mut |p| {
+//! let erases = plan.erases();
+//! // The plan carries the flash and image it was made for.
+//! let report = writer::execute(plan, &mut |p| {
 //!     log::info!("{:?} block {} ({}/{})", p.stage, p.block, p.done, p.total)
 //! })?;
-//! assert_eq!(report.erased, plan.erases());
+//! assert_eq!(report.erased, erases);
 //! # Ok(())
 //! # }
 //! ```
@@ -98,6 +100,7 @@ pub mod device;
 pub mod flash;
 pub mod phram;
 pub mod proc;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod spec;
 mod sys;

@@ -52,6 +52,48 @@ use std::io;
 
 use crate::flash::{check_range, Flash, FlashError, FlashKind, Geometry};
 
+/// A fault only the simulator has, reported as [`FlashError::Fault`] with
+/// this as its `source` ([`SimFault::of`] finds it): production code has
+/// no variant for what cannot happen on a kernel device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimFault {
+    /// The power went off. Nothing works until [`SimFlash::power_on`].
+    #[error("simulated power cut")]
+    PowerCut {
+        /// Where the interrupted operation was.
+        offset: u64,
+    },
+    /// A NAND page was programmed twice without an erase.
+    #[error("NAND page programmed twice without an erase")]
+    Reprogram {
+        /// The page.
+        offset: u64,
+    },
+}
+
+impl SimFault {
+    /// The simulator fault behind `e`, if it is one.
+    pub fn of(e: &FlashError) -> Option<&SimFault> {
+        match e {
+            FlashError::Fault { source, .. } => source.downcast_ref(),
+            _ => None,
+        }
+    }
+}
+
+impl From<SimFault> for FlashError {
+    fn from(f: SimFault) -> FlashError {
+        let offset = match f {
+            SimFault::PowerCut { offset } | SimFault::Reprogram { offset } => offset,
+        };
+        FlashError::Fault {
+            offset,
+            source: Box::new(f),
+        }
+    }
+}
+
 /// Faults to inject into a [`SimFlash`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Faults {
@@ -223,7 +265,7 @@ impl SimFlash {
         if self.powered {
             Ok(())
         } else {
-            Err(FlashError::PowerCut { offset })
+            Err(SimFault::PowerCut { offset }.into())
         }
     }
 
@@ -285,7 +327,7 @@ impl Flash for SimFlash {
         if let Some(left) = &mut self.faults.power_cut_after_erases {
             if *left == 0 {
                 self.powered = false;
-                return Err(FlashError::PowerCut { offset });
+                return Err(SimFault::PowerCut { offset }.into());
             }
             *left -= 1;
         }
@@ -300,9 +342,10 @@ impl Flash for SimFlash {
         }
         if granted < es as usize {
             self.powered = false;
-            return Err(FlashError::PowerCut {
+            return Err(SimFault::PowerCut {
                 offset: offset + granted as u64,
-            });
+            }
+            .into());
         }
         Ok(())
     }
@@ -335,9 +378,10 @@ impl Flash for SimFlash {
                 }
                 if granted < data.len() {
                     self.powered = false;
-                    return Err(FlashError::PowerCut {
+                    return Err(SimFault::PowerCut {
                         offset: offset + granted as u64,
-                    });
+                    }
+                    .into());
                 }
             }
             FlashKind::Nand => {
@@ -345,11 +389,11 @@ impl Flash for SimFlash {
                 for (i, chunk) in data.chunks(page).enumerate() {
                     let at = start + i * page;
                     if self.programmed[at / page] {
-                        return Err(FlashError::Reprogram { offset: at as u64 });
+                        return Err(SimFault::Reprogram { offset: at as u64 }.into());
                     }
                     if self.spend(page as u64) < page as u64 {
                         self.powered = false;
-                        return Err(FlashError::PowerCut { offset: at as u64 });
+                        return Err(SimFault::PowerCut { offset: at as u64 }.into());
                     }
                     self.data[at..at + page].copy_from_slice(chunk);
                     self.programmed[at / page] = true;
@@ -423,7 +467,7 @@ mod tests {
         f.write(16, &[1; 16]).expect("write");
         assert!(matches!(
             f.write(16, &[1; 16]),
-            Err(FlashError::Reprogram { offset: 16 })
+            Err(e) if SimFault::of(&e) == Some(&SimFault::Reprogram { offset: 16 })
         ));
         assert!(matches!(
             f.write(8, &[1; 16]),
@@ -435,7 +479,7 @@ mod tests {
         f.load(&[0; 8]);
         assert!(matches!(
             f.write(0, &[0; 16]),
-            Err(FlashError::Reprogram { .. })
+            Err(e) if matches!(SimFault::of(&e), Some(SimFault::Reprogram { .. }))
         ));
         f.write(16, &[0; 16]).expect("page 1 is free after load");
     }
@@ -449,7 +493,7 @@ mod tests {
             .expect("second sub-page of the same page");
         assert!(matches!(
             f.write(4, &[3; 4]),
-            Err(FlashError::Reprogram { offset: 4 })
+            Err(e) if SimFault::of(&e) == Some(&SimFault::Reprogram { offset: 4 })
         ));
         assert!(matches!(
             f.write(2, &[3; 4]),
@@ -501,12 +545,12 @@ mod tests {
         });
         assert!(matches!(
             f.write(0, &[0; 8]),
-            Err(FlashError::PowerCut { offset: 3 })
+            Err(e) if SimFault::of(&e) == Some(&SimFault::PowerCut { offset: 3 })
         ));
         assert!(!f.powered());
         assert!(matches!(
             f.read(0, &mut [0; 1]),
-            Err(FlashError::PowerCut { .. })
+            Err(e) if matches!(SimFault::of(&e), Some(SimFault::PowerCut { .. }))
         ));
         f.power_on();
         assert_eq!(&read_all(&mut f)[..5], &[0, 0, 0, 0xff, 0xff]);
@@ -536,7 +580,7 @@ mod tests {
         });
         assert!(matches!(
             f.write(0, &[0; 32]),
-            Err(FlashError::PowerCut { offset: 16 })
+            Err(e) if SimFault::of(&e) == Some(&SimFault::PowerCut { offset: 16 })
         ));
         f.power_on();
         let c = read_all(&mut f);
@@ -557,7 +601,7 @@ mod tests {
         f.erase_block(0).expect("first erase");
         assert!(matches!(
             f.erase_block(1),
-            Err(FlashError::PowerCut { offset: 16 })
+            Err(e) if SimFault::of(&e) == Some(&SimFault::PowerCut { offset: 16 })
         ));
         f.power_on();
         assert_eq!(f.counters().erases, 1);

@@ -66,7 +66,7 @@ impl MtdInfo {
 
     /// The character device node, `/dev/mtdN`.
     pub fn dev_path(&self) -> PathBuf {
-        crate::device::dev_path(self.index)
+        crate::types::dev_path(self.index)
     }
 }
 

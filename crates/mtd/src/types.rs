@@ -6,7 +6,17 @@
 
 use std::convert::Infallible;
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+
+/// Where device nodes live.
+const DEV_DIR: &str = "/dev";
+
+/// `/dev/mtdN`. Here, below [`crate::sysfs`] and [`crate::device`], so
+/// that both name a device's node without depending on each other.
+pub(crate) fn dev_path(index: u32) -> PathBuf {
+    Path::new(DEV_DIR).join(format!("mtd{index}"))
+}
 
 /// The kind of memory behind an MTD device (`MTD_RAM`, `MTD_NANDFLASH`, ...).
 ///

@@ -56,9 +56,13 @@ use std::fmt;
 
 use crate::flash::{Flash, FlashError, FlashKind, Geometry};
 
+/// Why an [`ImageCheck`] refused an image (any error type; it becomes the
+/// `source` of [`WriteError::Rejected`]).
+pub type CheckError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// A check run on the whole image before anything is erased; `Err` holds
 /// the reason to refuse it.
-pub type ImageCheck<'a> = &'a dyn Fn(&[u8]) -> Result<(), String>;
+pub type ImageCheck<'a> = &'a dyn Fn(&[u8]) -> Result<(), CheckError>;
 
 /// How to write.
 #[derive(Clone, Copy)]
@@ -133,7 +137,7 @@ pub enum WriteError {
     },
     /// The caller's check refused the image. Nothing was written.
     #[error("mtd: the image was refused: {0}")]
-    Rejected(String),
+    Rejected(#[source] CheckError),
     /// A flash operation failed.
     #[error("mtd: block {block}: {source}")]
     Flash {
@@ -205,19 +209,57 @@ pub struct BlockPlan {
 }
 
 /// What a write will do, decided before anything is changed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
-    /// The device's geometry.
-    pub geometry: Geometry,
-    /// The image length in bytes.
-    pub image_len: u64,
-    /// One entry per image block in image order, then blocks only erased.
-    pub blocks: Vec<BlockPlan>,
-    /// Bad blocks skipped inside the image's range.
-    pub bad_skipped: Vec<u64>,
+///
+/// A plan holds what it was made from — the flash (borrowed mutably, so
+/// nothing else changes it in between), the image and whether to verify —
+/// so [`execute`] takes nothing else and cannot be handed another image.
+pub struct Plan<'a, F: Flash + ?Sized> {
+    flash: &'a mut F,
+    image: &'a [u8],
+    verify: bool,
+    geometry: Geometry,
+    blocks: Vec<BlockPlan>,
+    bad_skipped: Vec<u64>,
 }
 
-impl Plan {
+impl<F: Flash + ?Sized> fmt::Debug for Plan<'_, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Plan")
+            .field("geometry", &self.geometry)
+            .field("image_len", &self.image.len())
+            .field("verify", &self.verify)
+            .field("blocks", &self.blocks)
+            .field("bad_skipped", &self.bad_skipped)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, F: Flash + ?Sized> Plan<'a, F> {
+    /// The device's geometry.
+    pub fn geometry(&self) -> Geometry {
+        self.geometry
+    }
+
+    /// The image length in bytes.
+    pub fn image_len(&self) -> u64 {
+        self.image.len() as u64
+    }
+
+    /// One entry per image block in image order, then blocks only erased.
+    pub fn blocks(&self) -> &[BlockPlan] {
+        &self.blocks
+    }
+
+    /// Bad blocks skipped inside the image's range.
+    pub fn bad_skipped(&self) -> &[u64] {
+        &self.bad_skipped
+    }
+
+    /// Carries the plan out ([`execute`]).
+    pub fn execute(self, progress: &mut dyn FnMut(&Progress)) -> Result<Report, WriteError> {
+        execute(self, progress)
+    }
+
     /// How many blocks will be erased.
     pub fn erases(&self) -> u64 {
         self.count(|a| matches!(a, Action::EraseWrite | Action::Erase))
@@ -238,7 +280,7 @@ impl Plan {
     }
 }
 
-impl fmt::Display for Plan {
+impl<F: Flash + ?Sized> fmt::Display for Plan<'_, F> {
     /// `erase 3, write 3, unchanged 61, bad blocks skipped 0`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -323,14 +365,15 @@ fn check_image(geometry: &Geometry, image: &[u8], options: &Options<'_>) -> Resu
 }
 
 /// Decides what writing `image` would do, reading the flash but changing
-/// nothing: the dry run, and the first half of [`write_image`].
+/// nothing: the dry run, and the first half of [`write_image`]. The plan
+/// keeps `flash` and `image` for [`execute`].
 ///
 /// Fails with the same pre-flight errors as [`write_image`].
-pub fn plan<F: Flash + ?Sized>(
-    flash: &mut F,
-    image: &[u8],
+pub fn plan<'a, F: Flash + ?Sized>(
+    flash: &'a mut F,
+    image: &'a [u8],
     options: &Options<'_>,
-) -> Result<Plan, WriteError> {
+) -> Result<Plan<'a, F>, WriteError> {
     let geometry = flash.geometry();
     check_image(&geometry, image, options)?;
     let es = u64::from(geometry.erase_size);
@@ -409,8 +452,10 @@ pub fn plan<F: Flash + ?Sized>(
         }
     }
     Ok(Plan {
+        flash,
+        image,
+        verify: options.verify,
         geometry,
-        image_len: image.len() as u64,
         blocks,
         bad_skipped,
     })
@@ -435,39 +480,40 @@ pub fn write_image<F: Flash + ?Sized>(
     options: &Options<'_>,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Report, WriteError> {
-    let plan = plan(flash, image, options)?;
-    execute(flash, image, options, &plan, progress)
+    plan(flash, image, options)?.execute(progress)
 }
 
-/// Carries out `plan` (made by [`plan`] for the same image and options).
-///
-/// # Panics
-///
-/// If `plan` was made for an image of another length.
+/// Carries out `plan` on the flash and image it was made from, reporting
+/// each operation to `progress`.
 pub fn execute<F: Flash + ?Sized>(
-    flash: &mut F,
-    image: &[u8],
-    options: &Options<'_>,
-    plan: &Plan,
+    plan: Plan<'_, F>,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Report, WriteError> {
-    assert_eq!(plan.image_len, image.len() as u64, "plan for this image");
+    let report = Report {
+        unchanged: plan.unchanged(),
+        bad_skipped: plan.bad_skipped.len() as u64,
+        ..Report::default()
+    };
+    let total = plan.erases() + plan.writes() * (1 + u64::from(plan.verify));
+    let Plan {
+        flash,
+        image,
+        verify,
+        geometry,
+        blocks,
+        bad_skipped: _,
+    } = plan;
     let mut run = Run {
         flash,
-        geometry: plan.geometry,
+        geometry,
         image,
-        verify: options.verify,
-        report: Report {
-            unchanged: plan.unchanged(),
-            bad_skipped: plan.bad_skipped.len() as u64,
-            ..Report::default()
-        },
+        verify,
+        report,
         done: 0,
-        total: plan.erases() + plan.writes() * (1 + u64::from(options.verify)),
+        total,
         progress,
     };
-    let header = plan
-        .blocks
+    let header = blocks
         .first()
         .filter(|b| b.image_block == Some(0) && b.action != Action::Keep)
         .copied();
@@ -477,11 +523,11 @@ pub fn execute<F: Flash + ?Sized>(
         run.erase(h.block)?;
     }
     // 2. With erase_all, the blocks past the image.
-    for b in plan.blocks.iter().filter(|b| b.action == Action::Erase) {
+    for b in blocks.iter().filter(|b| b.action == Action::Erase) {
         run.erase(b.block)?;
     }
     // 3. Every other image block, in order.
-    for b in plan.blocks.iter().skip(usize::from(header.is_some())) {
+    for b in blocks.iter().skip(usize::from(header.is_some())) {
         let Some(i) = b.image_block else { continue };
         if matches!(b.action, Action::Keep | Action::Erase) {
             continue;
@@ -527,7 +573,7 @@ impl<F: Flash + ?Sized> Run<'_, F> {
                 self.report.erased += 1;
                 Ok(())
             }
-            Err(source @ FlashError::Io { .. }) if self.geometry.kind == FlashKind::Nand => {
+            Err(source) if source.is_device_failure() && self.geometry.kind == FlashKind::Nand => {
                 log::warn!("block {block} failed to erase, marking it bad: {source}");
                 if let Err(e) = self.flash.mark_bad(block) {
                     log::warn!("marking block {block} bad failed: {e}");
@@ -707,8 +753,8 @@ mod tests {
         let mut f = SimFlash::nand(8, ES, 16).with_bad_blocks(&[1, 4]);
         let img = image(4 * ES as usize + 3, 1);
         let p = plan(&mut f, &img, &changed()).expect("plan");
-        assert_eq!(p.bad_skipped, [1, 4]);
-        let phys: Vec<u64> = p.blocks.iter().map(|b| b.block).collect();
+        assert_eq!(p.bad_skipped(), [1, 4]);
+        let phys: Vec<u64> = p.blocks().iter().map(|b| b.block).collect();
         assert_eq!(phys, [0, 2, 3, 5, 6]);
         let r = write(&mut f, &img, &changed()).expect("write");
         assert_eq!((r.erased, r.written, r.bad_skipped), (5, 5, 2));
@@ -729,7 +775,7 @@ mod tests {
             f.load(&old);
             f
         };
-        let reject = |_: &[u8]| Err("bad signature".to_owned());
+        let reject = |_: &[u8]| Err("bad signature".into());
         let cases: Vec<(Vec<u8>, Options<'_>, SimFlash, &str)> = vec![
             (Vec::new(), changed(), fresh(), "mtd: the image is empty"),
             (

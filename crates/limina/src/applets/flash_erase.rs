@@ -10,7 +10,8 @@
 //! (and counted in COUNT) unless `-N`. `-u` unlocks the range first. Quiet
 //! on success; `-q`/`--quiet`/`--silent` are accepted.
 //!
-//! Exit codes: 0 erased, 1 any error (one line on stderr).
+//! Exit codes as mtd-utils (docs/cli.md): 0 erased, 1 any error, usage
+//! errors included (one line on stderr).
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -18,18 +19,25 @@ use std::process::ExitCode;
 use mtd::{Flash, OpenMode};
 
 use super::mtd_args;
+use crate::applet::{Family, Parsed, Tool};
 
 const USAGE: &str = "usage: flash_erase [-q] [-N|--noskipbad] [-u|--unlock] DEVICE START COUNT";
 
-/// The applet's entry point.
+const TOOL: Tool = Tool {
+    name: "flash_erase",
+    usage: USAGE,
+    family: Family::MtdUtils,
+    strip: &[],
+};
+
+/// The applet's entry point. Flags are parsed in `run` (mtd-utils exits 1
+/// for usage errors and failures alike, so one path serves both).
 pub fn main(args: Vec<OsString>) -> ExitCode {
-    match mtd_args::utf8(args).and_then(|a| run(&a)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("flash_erase: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    TOOL.main(
+        args,
+        |a| Ok(Parsed::Run(a)),
+        |a| run(&a).map_err(anyhow::Error::msg),
+    )
 }
 
 fn run(args: &[String]) -> Result<(), String> {

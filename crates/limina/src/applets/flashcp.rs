@@ -16,17 +16,26 @@
 //! current content is readable) is checked before the first erase. NAND bad
 //! blocks are skipped; every written block is read back.
 //!
-//! Exit codes, as mtd-utils' flashcp: 0 written (or nothing to do), 1 any
-//! error (one line on stderr; "nothing was written" when the flash was not
-//! touched).
+//! Exit codes, as mtd-utils' flashcp (docs/cli.md): 0 written (or
+//! nothing to do), 1 any error, usage errors included (one line on
+//! stderr; "nothing was written" when the flash was not touched).
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
+use anyhow::anyhow;
 use mtd::writer::{self, Options};
 use mtd::OpenMode;
 
 use super::mtd_args;
+use crate::applet::{Family, Parsed, Tool};
+
+const TOOL: Tool = Tool {
+    name: "flashcp",
+    usage: USAGE,
+    family: Family::MtdUtils,
+    strip: &[],
+};
 
 const USAGE: &str = "usage: flashcp [-v] [-p|--partition] [-A|--erase-all] [-l|--wr-last] [-n|--dry-run] FILE DEVICE";
 
@@ -40,13 +49,7 @@ struct Args {
     device: String,
 }
 
-enum Parsed {
-    Run(Args),
-    Help,
-    Version,
-}
-
-fn parse(args: Vec<String>) -> Result<Parsed, String> {
+fn parse(args: Vec<String>) -> Result<Parsed<Args>, String> {
     let mut a = Args::default();
     let mut positional = Vec::new();
     let mut rest = args.into_iter().skip(1);
@@ -87,61 +90,36 @@ fn parse(args: Vec<String>) -> Result<Parsed, String> {
 
 /// The applet's entry point.
 pub fn main(args: Vec<OsString>) -> ExitCode {
-    let parsed = match mtd_args::utf8(args).and_then(parse) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("flashcp: {e}\n{USAGE}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let args = match parsed {
-        Parsed::Help => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Parsed::Version => {
-            println!("flashcp (limina) {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
-        Parsed::Run(a) => a,
-    };
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("flashcp: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    TOOL.main(args, parse, |a| run(&a))
 }
 
-fn run(args: &Args) -> Result<(), String> {
+fn run(args: &Args) -> anyhow::Result<()> {
     let nothing = "; nothing was written";
     let image = std::fs::read(&args.file)
-        .map_err(|e| format!("cannot read {}: {e}{nothing}", args.file))?;
+        .map_err(|e| anyhow!("cannot read {}: {e}{nothing}", args.file))?;
     let mode = if args.dry_run {
         OpenMode::ReadOnly
     } else {
         OpenMode::ReadWrite
     };
-    let mut flash = mtd_args::open(&args.device, mode).map_err(|e| format!("{e}{nothing}"))?;
+    let mut flash = mtd_args::open(&args.device, mode).map_err(|e| anyhow!("{e}{nothing}"))?;
     let options = Options {
         only_changed: args.partition,
         erase_all: args.erase_all,
         ..Options::default()
     };
     let plan = writer::plan(&mut flash, &image, &options)
-        .map_err(|e| format!("{}: {e}{nothing}", args.device))?;
+        .map_err(|e| anyhow!("{}: {e}{nothing}", args.device))?;
     if args.verbose || args.dry_run {
         println!("plan: {plan}");
     }
     if args.dry_run {
         return Ok(());
     }
-    let report =
-        writer::execute(&mut flash, &image, &options, &plan, &mut |_| {}).map_err(|e| {
-            let untouched = if e.flash_untouched() { nothing } else { "" };
-            format!("{}: {e}{untouched}", args.device)
-        })?;
+    let report = writer::execute(plan, &mut |_| {}).map_err(|e| {
+        let untouched = if e.flash_untouched() { nothing } else { "" };
+        anyhow!("{}: {e}{untouched}", args.device)
+    })?;
     if args.verbose {
         println!(
             "done: erased {}, written {}, verified {}, unchanged {}, bad blocks skipped {}",
@@ -155,7 +133,7 @@ fn run(args: &Args) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    fn p(args: &[&str]) -> Result<Parsed, String> {
+    fn p(args: &[&str]) -> Result<Parsed<Args>, String> {
         parse(
             std::iter::once("flashcp")
                 .chain(args.iter().copied())
@@ -204,7 +182,8 @@ mod tests {
             device: "mtd:firmware".into(),
             ..Args::default()
         })
-        .expect_err("unreadable");
+        .expect_err("unreadable")
+        .to_string();
         assert!(e.starts_with("cannot read /nonexistent/image.bin: "), "{e}");
         assert!(e.ends_with("; nothing was written"), "{e}");
     }

@@ -33,14 +33,26 @@
 //!
 //! Everything is checked (image format, RAM, overlaps, DTB) before the
 //! first system call; on error nothing is loaded. Exit codes as
-//! kexec-tools: 0 success, 1 any error (one line on stderr).
+//! kexec-tools (docs/cli.md): 0 success, 1 any error, usage errors
+//! included (one line on stderr).
 
 use std::ffi::OsString;
 use std::io::Read;
 use std::process::ExitCode;
 
+use anyhow::{anyhow, Context as _};
 use kexec::dtb::{Fdt, SYSFS_FDT};
-use kexec::{sys, Arch, KernelImage, Layout, MemoryMap};
+use kexec::handoff::{edit_dtb, Seed};
+use kexec::{Arch, Layout, MemoryMap, Unload};
+
+use crate::applet::{Family, Parsed, Tool};
+
+const TOOL: Tool = Tool {
+    name: "kexec",
+    usage: USAGE,
+    family: Family::KexecTools,
+    strip: &["kexec: "],
+};
 
 const USAGE: &str =
     "usage: kexec [-l|--load KERNEL] [-e|--exec] [-u|--unload] [-s|--kexec-file-syscall] \
@@ -60,13 +72,7 @@ struct Args {
     debug: bool,
 }
 
-enum Parsed {
-    Run(Args),
-    Help,
-    Version,
-}
-
-fn parse(args: Vec<String>) -> Result<Parsed, String> {
+fn parse(args: Vec<String>) -> Result<Parsed<Args>, String> {
     let mut a = Args::default();
     let mut positional = Vec::new();
     let mut rest = args.into_iter().skip(1);
@@ -135,66 +141,20 @@ fn parse(args: Vec<String>) -> Result<Parsed, String> {
 
 /// The applet's entry point.
 pub fn main(args: Vec<OsString>) -> ExitCode {
-    let parsed = match super::utf8(args).and_then(parse) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("kexec: {e}\n{USAGE}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let args = match parsed {
-        Parsed::Help => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Parsed::Version => {
-            println!("kexec (limina) {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
-        Parsed::Run(a) => a,
-    };
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            let e = e.to_string();
-            eprintln!("kexec: {}", e.strip_prefix("kexec: ").unwrap_or(&e));
-            ExitCode::FAILURE
-        }
-    }
+    TOOL.main(args, parse, |a| run(&a))
 }
 
-pub(super) type Res<T> = Result<T, Box<dyn std::error::Error>>;
-
-/// Parses the kernel read from `path`: a U-Boot uImage through
-/// `kexec::uimage` for `arch` (the running architecture: a raw MIPS kernel
-/// does not say its byte order), anything else by its own header.
-pub(super) fn kernel_image(path: &str, data: Vec<u8>, arch: Arch) -> Result<KernelImage, String> {
-    if kexec::uimage::is_uimage(&data) {
-        kexec::uimage::UImage::parse(&data).and_then(|u| u.kernel(arch))
-    } else {
-        KernelImage::from_vec(data)
-    }
-    .map_err(|e| about(path, e))
+fn read(path: &str) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {path}"))
 }
 
-/// `what: error`, without the library's own `kexec: ` prefix.
-pub(super) fn about(what: &str, e: impl std::fmt::Display) -> String {
-    let e = e.to_string();
-    format!("{what}: {}", e.strip_prefix("kexec: ").unwrap_or(&e))
-}
-
-pub(super) fn read(path: &str) -> Res<Vec<u8>> {
-    std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}").into())
-}
-
-fn proc_cmdline() -> Res<String> {
-    let s = std::fs::read_to_string("/proc/cmdline")
-        .map_err(|e| format!("cannot read /proc/cmdline: {e}"))?;
+fn proc_cmdline() -> anyhow::Result<String> {
+    let s = std::fs::read_to_string("/proc/cmdline").context("cannot read /proc/cmdline")?;
     Ok(s.trim_end_matches(['\n', '\0']).to_owned())
 }
 
 /// The next kernel's command line; `None` to leave the DTB's as it is.
-fn command_line(args: &Args, dtb_bootargs: Option<&str>) -> Res<Option<String>> {
+fn command_line(args: &Args, dtb_bootargs: Option<&str>) -> anyhow::Result<Option<String>> {
     let base = if let Some(c) = &args.command_line {
         Some(c.clone())
     } else if args.reuse_cmdline {
@@ -214,17 +174,13 @@ fn command_line(args: &Args, dtb_bootargs: Option<&str>) -> Res<Option<String>> 
     })
 }
 
-pub(super) fn random<const N: usize>() -> Res<[u8; N]> {
-    let mut v = [0u8; N];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut v))
-        .map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
-    Ok(v)
-}
-
-fn run(args: &Args) -> Res<()> {
+fn run(args: &Args) -> anyhow::Result<()> {
     if args.unload {
-        sys::unload(args.file_syscall)?;
+        kexec::unload(if args.file_syscall {
+            Unload::KexecFileLoad
+        } else {
+            Unload::KexecLoad
+        })?;
         return Ok(());
     }
     if let Some(kernel) = &args.load {
@@ -235,24 +191,24 @@ fn run(args: &Args) -> Res<()> {
         }
     }
     if args.exec {
-        if !sys::loaded()? {
-            return Err("nothing has been loaded (use -l KERNEL first)".into());
+        if !kexec::loaded()? {
+            return Err(anyhow!("nothing has been loaded (use -l KERNEL first)"));
         }
-        sys::exec()?;
+        kexec::exec()?;
     }
     Ok(())
 }
 
 /// `-s`: kexec_file_load.
-fn load_file(args: &Args, kernel: &str) -> Res<()> {
-    let open = |p: &str| std::fs::File::open(p).map_err(|e| format!("cannot open {p}: {e}"));
+fn load_file(args: &Args, kernel: &str) -> anyhow::Result<()> {
+    let open = |p: &str| std::fs::File::open(p).with_context(|| format!("cannot open {p}"));
     let k = open(kernel)?;
     // Check the format first: the kernel's ENOEXEC says less.
     let mut head = Vec::with_capacity(4096);
     (&k).take(4096)
         .read_to_end(&mut head)
-        .map_err(|e| format!("cannot read {kernel}: {e}"))?;
-    let format = kexec::detect(&head).map_err(|e| about(kernel, e))?;
+        .with_context(|| format!("cannot read {kernel}"))?;
+    let format = kexec::detect(&head).with_context(|| kernel.to_owned())?;
     let initrd = args.initrd.as_deref().map(open).transpose()?;
     let cmdline = command_line(args, None)?.unwrap_or_default();
     if args.debug {
@@ -262,29 +218,30 @@ fn load_file(args: &Args, kernel: &str) -> Res<()> {
             format.name()
         );
     }
-    sys::kexec_file_load(&k, initrd.as_ref(), &cmdline, 0)?;
+    kexec::kexec_file_load(&k, initrd.as_ref(), &cmdline, 0)?;
     Ok(())
 }
 
-/// `-l`: kexec_load with our own loader and layout.
-fn load(args: &Args, kernel: &str) -> Res<()> {
-    let arch = Arch::running().ok_or("kexec_load is not supported on this architecture")?;
-    let image = kernel_image(kernel, read(kernel)?, arch)?;
+/// `-l`: kexec_load with the library's loader and layout.
+fn load(args: &Args, kernel: &str) -> anyhow::Result<()> {
+    let arch = Arch::running().context("kexec_load is not supported on this architecture")?;
+    let image =
+        kexec::uimage::parse_kernel(read(kernel)?, arch).with_context(|| kernel.to_owned())?;
     if arch == Arch::X86_64 {
-        return Err("on x86_64 use -s (kexec_file_load)".into());
+        return Err(anyhow!("on x86_64 use -s (kexec_file_load)"));
     }
     let memory = MemoryMap::read_iomem()?;
-    let mut layout = Layout::new(arch, memory).with_page_size(sys::page_size());
+    let mut layout = Layout::new(arch, memory).with_page_size(kexec::page_size());
     let format = image.format;
     layout.take_kernel(image)?;
 
     let dtb_path = args.dtb.as_deref().unwrap_or(SYSFS_FDT);
-    let mut fdt = Fdt::parse(&read(dtb_path)?).map_err(|e| about(dtb_path, e))?;
+    let mut fdt = Fdt::parse(&read(dtb_path)?).with_context(|| dtb_path.to_owned())?;
     let initrd = match &args.initrd {
         Some(path) => Some(layout.add_initrd(read(path)?)?),
         None => None,
     };
-    let seed = random::<72>()?;
+    let seed = Seed::from_urandom()?;
     let cmdline = command_line(args, fdt.bootargs()?.as_deref())?;
     edit_dtb(&mut fdt, initrd, cmdline.as_deref(), &seed)?;
     layout.add_dtb(fdt.to_bytes())?;
@@ -299,48 +256,11 @@ fn load(args: &Args, kernel: &str) -> Res<()> {
     Ok(())
 }
 
-/// The next kernel's tree: its initrd (or none: the running tree's
-/// `linux,initrd-*` name the old one), command line, fresh seeds
-/// (`seed`: 64 bytes of `rng-seed`, then 8 of `kaslr-seed` where the tree
-/// has one), and no crash-kernel properties. `/chosen` is created if
-/// missing.
-pub(super) fn edit_dtb(
-    fdt: &mut Fdt,
-    initrd: Option<kexec::Range>,
-    cmdline: Option<&str>,
-    seed: &[u8; 72],
-) -> Res<()> {
-    let chosen = fdt.node_or_create("/chosen")?;
-    for stale in [
-        "linux,initrd-start",
-        "linux,initrd-end",
-        "linux,elfcorehdr",
-        "linux,usable-memory-range",
-    ] {
-        chosen.remove_prop(stale);
-    }
-    let has_kaslr_seed = chosen.prop("kaslr-seed").is_some();
-    if let Some(r) = initrd {
-        fdt.set_initrd(r.start, r.end)?;
-    }
-    if let Some(c) = cmdline {
-        fdt.set_bootargs(c)?;
-    }
-    let (rng, kaslr) = seed.split_at(64);
-    fdt.set_rng_seed(rng)?;
-    if has_kaslr_seed {
-        let mut k = [0u8; 8];
-        k.copy_from_slice(kaslr);
-        fdt.set_kaslr_seed(u64::from_be_bytes(k))?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn p(args: &[&str]) -> Result<Parsed, String> {
+    fn p(args: &[&str]) -> Result<Parsed<Args>, String> {
         parse(
             std::iter::once("kexec")
                 .chain(args.iter().copied())
@@ -415,56 +335,5 @@ mod tests {
         );
         assert_eq!(c(a(Some("x"), None), None).as_deref(), Some("x"));
         assert_eq!(c(a(None, Some("m=1")), Some("")).as_deref(), Some("m=1"));
-    }
-
-    #[test]
-    fn dtb_edits() {
-        let seed: [u8; 72] = std::array::from_fn(|i| i as u8);
-        // No /chosen at all: created, as kexec-tools does.
-        let mut f = Fdt::new();
-        edit_dtb(&mut f, None, Some("console=ttyS0 m=1"), &seed).expect("edit");
-        assert_eq!(
-            f.bootargs().expect("str").as_deref(),
-            Some("console=ttyS0 m=1")
-        );
-        let rng = f.prop("/chosen", "rng-seed").expect("node").expect("rng");
-        assert_eq!(rng.value, seed[..64].to_vec());
-        assert!(f.prop("/chosen", "kaslr-seed").expect("node").is_none());
-
-        // The running tree's initrd and crash properties go; kaslr-seed is renewed.
-        let mut f = Fdt::new();
-        f.set_bootargs("old").expect("bootargs");
-        f.set_initrd(0x4800_0000, 0x4900_0000).expect("initrd");
-        f.set_kaslr_seed(0).expect("kaslr");
-        f.node_mut("/chosen")
-            .expect("chosen")
-            .set_prop("linux,elfcorehdr", vec![0; 16]);
-        edit_dtb(&mut f, None, None, &seed).expect("edit");
-        let chosen = f.node("/chosen").expect("chosen");
-        assert!(chosen.prop("linux,initrd-start").is_none());
-        assert!(chosen.prop("linux,initrd-end").is_none());
-        assert!(chosen.prop("linux,elfcorehdr").is_none());
-        assert_eq!(f.bootargs().expect("str").as_deref(), Some("old"));
-        assert_eq!(
-            f.prop_u64("/chosen", "kaslr-seed").expect("u64"),
-            Some(u64::from_be_bytes(std::array::from_fn(|i| seed[64 + i])))
-        );
-
-        // A new initrd, in the root's cells.
-        edit_dtb(
-            &mut f,
-            Some(kexec::Range::new(0x4200_0000, 0x4210_0000)),
-            None,
-            &seed,
-        )
-        .expect("edit");
-        assert_eq!(
-            f.prop_u64("/chosen", "linux,initrd-start").expect("u64"),
-            Some(0x4200_0000)
-        );
-        assert_eq!(
-            f.prop_u64("/chosen", "linux,initrd-end").expect("u64"),
-            Some(0x4210_0000)
-        );
     }
 }

@@ -10,32 +10,9 @@
 //! 3. add one `Applet` line below, keeping the table sorted by name
 //!    (a unit test checks), with `#[cfg(feature = "…")]` on the line.
 
-use std::ffi::OsString;
-
-use crate::dispatch::Applet;
-
-/// The arguments as UTF-8 strings (argv\[0\] included), or an error naming
-/// the first that is not: device names, paths and keys on a router are.
-#[cfg_attr(
-    not(any(
-        feature = "mtd",
-        feature = "ubi",
-        feature = "outputs",
-        feature = "kexec"
-    )),
-    allow(
-        dead_code,
-        reason = "only the applets of these features take arguments this way"
-    )
-)]
-pub(crate) fn utf8(args: Vec<OsString>) -> Result<Vec<String>, String> {
-    args.into_iter()
-        .map(|a| {
-            a.into_string()
-                .map_err(|a| format!("argument {a:?} is not UTF-8"))
-        })
-        .collect()
-}
+#[cfg(any(feature = "ubi", feature = "outputs"))]
+pub(crate) use crate::applet::utf8;
+use crate::applet::Applet;
 
 #[cfg(feature = "outputs")]
 mod acquire;

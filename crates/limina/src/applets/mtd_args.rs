@@ -46,8 +46,6 @@ pub fn number(s: &str) -> Option<u64> {
     }
 }
 
-pub(crate) use super::utf8;
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,8 @@
 //! `mtdN`, `N`, `mtd:NAME`) that device, with `-a` the summary and every
 //! device. Read from `/sys/class/mtd`; no device is opened.
 //!
-//! Exit codes: 0 printed, 1 any error (one line on stderr).
+//! Exit codes as mtd-utils (docs/cli.md): 0 printed, 1 any error, usage
+//! errors included (one line on stderr).
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -19,23 +20,30 @@ use std::process::ExitCode;
 
 use mtd::{DeviceSpec, MtdInfo};
 
-use super::mtd_args;
+use crate::applet::{Family, Parsed, Tool};
 
 const USAGE: &str = "usage: mtdinfo [DEVICE] | mtdinfo -a|--all";
 
-/// The applet's entry point.
+const TOOL: Tool = Tool {
+    name: "mtdinfo",
+    usage: USAGE,
+    family: Family::MtdUtils,
+    strip: &[],
+};
+
+/// The applet's entry point. Flags are parsed in `run` (mtd-utils exits 1
+/// for usage errors and failures alike, so one path serves both).
 pub fn main(args: Vec<OsString>) -> ExitCode {
-    match mtd_args::utf8(args).and_then(|a| run(&a)) {
-        Ok(text) => {
+    TOOL.main(
+        args,
+        |a| Ok(Parsed::Run(a)),
+        |a| {
+            let text = run(&a).map_err(anyhow::Error::msg)?;
             // A closed pipe (`mtdinfo -a | head`) is not an error.
             let _ = std::io::stdout().lock().write_all(text.as_bytes());
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("mtdinfo: {e}");
-            ExitCode::FAILURE
-        }
-    }
+            Ok(())
+        },
+    )
 }
 
 fn run(args: &[String]) -> Result<String, String> {

@@ -23,36 +23,34 @@
 //! `-l` (load only; `limina kexec -e` later) or `-n` (print the plan, load
 //! nothing).
 //!
-//! Everything is read and checked — kernel format and architecture,
-//! squashfs header, device tree, placement in RAM — before anything is
-//! loaded. Exit codes: 0 loaded (or planned), 1 any error (one line on
-//! stderr; nothing loaded), 2 bad usage. See `docs/trial-boot.md`.
+//! The work is the library's ([`kexec::trial`]); this applet reads the
+//! files and flags. Everything is read and checked — kernel format and
+//! architecture, squashfs superblock, device tree, placement in RAM —
+//! before anything is loaded. Quiet on success; `-n` prints the plan on
+//! stdout. Exit codes as `kexec`, whose flags it shares (docs/cli.md): 0
+//! loaded (or planned), 1 any error, usage errors included (one line on
+//! stderr; nothing loaded). See `docs/trial-boot.md`.
 
 use std::ffi::OsString;
+use std::path::Path;
 use std::process::ExitCode;
 
-use kexec::dtb::{Fdt, ReservedRegion, SYSFS_FDT};
-use kexec::uimage::Firmware;
-use kexec::{sys, Arch, Layout, MemoryMap};
+use anyhow::Context as _;
+use kexec::trial::{self, Options, System, TrialBoot, DEFAULT_ERASE_SIZE};
+use kexec::Arch;
 
-use super::kexec::{about, edit_dtb, kernel_image, random};
+use crate::applet::{Family, Parsed, Tool};
 
-fn read(path: &str) -> Result<Vec<u8>, String> {
-    super::kexec::read(path).map_err(|e| e.to_string())
-}
+const TOOL: Tool = Tool {
+    name: "trial-boot",
+    usage: USAGE,
+    family: Family::KexecTools,
+    strip: &["kexec: "],
+};
 
 const USAGE: &str = "usage: trial-boot [--dtb FILE] [--command-line STR] [--append STR] \
 [--initrd FILE] [--address ADDR] [--root DEV] [--name NAME] [--erase-size N] [-l|--load-only] \
 [-n|--dry-run] KERNEL ROOTFS | FIRMWARE";
-
-/// Alignment of the root file system region.
-const REGION_ALIGN: u64 = 1 << 20;
-/// The region's size is a multiple of this: phram wants a multiple of its
-/// erase size (the page size, at most 64 KiB).
-const SIZE_GRANULE: u64 = 64 << 10;
-/// Default erase block size of a FIRMWARE image (the squashfs starts at a
-/// multiple of it): the GL-AR750's NOR flash, and most routers'.
-const DEFAULT_ERASE_SIZE: usize = 64 << 10;
 
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Args {
@@ -71,11 +69,6 @@ struct Args {
     rootfs: Option<String>,
 }
 
-enum Parsed {
-    Run(Box<Args>),
-    Help,
-}
-
 fn parse_number(s: &str) -> Result<u64, String> {
     let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         Some(hex) => u64::from_str_radix(hex, 16),
@@ -84,7 +77,7 @@ fn parse_number(s: &str) -> Result<u64, String> {
     r.map_err(|_| format!("'{s}' is not a number"))
 }
 
-fn parse(args: Vec<String>) -> Result<Parsed, String> {
+fn parse(args: Vec<String>) -> Result<Parsed<Box<Args>>, String> {
     let mut a = Args::default();
     let mut positional = Vec::new();
     let mut rest = args.into_iter().skip(1);
@@ -145,258 +138,56 @@ fn parse(args: Vec<String>) -> Result<Parsed, String> {
     Ok(Parsed::Run(Box::new(a)))
 }
 
-/// Words of a command line that describe the *old* root: trial-boot
-/// replaces them.
-fn is_root_word(w: &str) -> bool {
-    const KEYS: &[&str] = &[
-        "root",
-        "rootfstype",
-        "rootflags",
-        "phram.phram",
-        "phram",
-        "ubi.mtd",
-        "ubi.block",
-        "initrd",
-        "rd_start",
-        "rd_size",
-    ];
-    let key = w.split_once('=').map_or(w, |(k, _)| k);
-    KEYS.contains(&key)
-}
-
-/// The running command line without the words naming its root.
-fn base_cmdline(running: &str) -> Vec<String> {
-    running
-        .split_whitespace()
-        .filter(|w| !is_root_word(w))
-        .map(str::to_string)
-        .collect()
-}
-
-/// Checks a squashfs 4.0 superblock ("hsqs", little-endian on every arch)
-/// and that the image holds the bytes it says it uses.
-fn check_squashfs(path: &str, data: &[u8]) -> Result<(), String> {
-    if data.len() < 96 || &data[..4] != b"hsqs" {
-        return Err(format!(
-            "{path}: not a squashfs image (no 'hsqs' superblock); trial-boot needs a squashfs root"
-        ));
-    }
-    let major = u16::from_le_bytes([data[28], data[29]]);
-    if major != 4 {
-        return Err(format!(
-            "{path}: squashfs version {major}, the kernel reads 4"
-        ));
-    }
-    let mut used = [0u8; 8];
-    used.copy_from_slice(&data[40..48]);
-    let used = u64::from_le_bytes(used);
-    if used > data.len() as u64 {
-        return Err(format!(
-            "{path}: truncated squashfs: the superblock says {used} bytes, the file has {}",
-            data.len()
-        ));
-    }
-    Ok(())
-}
-
-/// `root=` for the new kernel when `--root` is not given. A built-in
-/// phram creates its device from the command line when its initcall runs:
-/// `drivers/mtd/devices/` is linked before `mtdram`, `nand/`, `spi-nor/`
-/// and the SPI controllers in `drivers/spi/`, so the phram device is
-/// `mtd0` (measured on the malta bench: before mtdram and nandsim). Only
-/// `drivers/mtd/maps/` flash (physmap) registers earlier; boards with it
-/// pass `--root`.
-const DEFAULT_ROOT: &str = "/dev/mtdblock0";
-
-/// Reads `path` into a buffer with room for its padding to
-/// [`SIZE_GRANULE`], so padding never copies the image.
-fn read_padded(path: &str) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
-    let len = f.metadata().map_err(|e| format!("{path}: {e}"))?.len();
-    let cap = usize::try_from(len.next_multiple_of(SIZE_GRANULE))
-        .map_err(|_| format!("{path}: {len} bytes do not fit in memory"))?;
-    let mut data = Vec::with_capacity(cap);
-    f.read_to_end(&mut data)
-        .map_err(|e| format!("{path}: {e}"))?;
-    Ok(data)
-}
-
-fn run(a: &Args) -> Result<(), String> {
-    let log = |m: &str| eprintln!("trial-boot: {m}");
-
-    let running = Arch::running().ok_or("kexec_load is not supported on this architecture")?;
-    let (kernel, rootfs, rootfs_name) = match &a.rootfs {
+fn run(a: &Args) -> anyhow::Result<()> {
+    let arch = Arch::running().context("kexec_load is not supported on this architecture")?;
+    let boot = match &a.rootfs {
         Some(path) => {
-            let kernel = kernel_image(&a.kernel, read(&a.kernel)?, running)?;
-            (kernel, read_padded(path)?, path.clone())
+            let data =
+                std::fs::read(&a.kernel).with_context(|| format!("cannot read {}", a.kernel))?;
+            let kernel =
+                kexec::uimage::parse_kernel(data, arch).with_context(|| a.kernel.clone())?;
+            let rootfs = trial::read_rootfs(path)?;
+            TrialBoot::new(kernel, rootfs).with_context(|| path.clone())?
         }
         None => {
-            let mut data = read(&a.kernel)?;
+            let data =
+                std::fs::read(&a.kernel).with_context(|| format!("cannot read {}", a.kernel))?;
             let erase = a.erase_size.unwrap_or(DEFAULT_ERASE_SIZE);
-            let fw = Firmware::split(&data, erase).map_err(|e| about(&a.kernel, e))?;
-            log(&format!(
-                "firmware {}: uImage '{}' ({} bytes, {}), squashfs at {:#x}",
-                a.kernel,
-                fw.uimage.name,
-                fw.uimage.len(),
-                fw.uimage.compression.name(),
-                fw.rootfs.start
-            ));
-            let (kernel, zeroed_dtb) = fw
-                .uimage
-                .kernel_and_zeroed_dtb(running)
-                .map_err(|e| about(&a.kernel, e))?;
-            if let Some(at) = zeroed_dtb {
-                log(&format!(
-                    "kernel: zeroed the DTB appended at offset {at:#x}, so the kernel takes the edited tree"
-                ));
-            }
-            // The file's buffer becomes the root file system's: the
-            // squashfs moves to its front and the rest is given back (the
-            // peak was earlier: the file, the kernel and the LZMA window).
-            let range = fw.rootfs.clone();
-            data.truncate(range.end);
-            data.drain(..range.start);
-            let cap = (data.len() as u64).next_multiple_of(SIZE_GRANULE);
-            data.shrink_to(cap as usize);
-            (kernel, data, format!("{} (squashfs)", a.kernel))
+            TrialBoot::from_firmware(data, erase, arch).with_context(|| a.kernel.clone())?
         }
     };
-    if kernel.arch != running {
-        return Err(format!(
-            "{}: a kernel for {}, this system is {}",
-            a.kernel,
-            kernel.arch.name(),
-            running.name()
-        ));
-    }
-    check_squashfs(&rootfs_name, &rootfs)?;
-    let initrd = a.initrd.as_deref().map(read).transpose()?;
-
-    let dtb_path = a.dtb.as_deref().unwrap_or(SYSFS_FDT);
-    let mut fdt =
-        Fdt::read(dtb_path).map_err(|e| format!("{dtb_path}: not a usable device tree: {e}"))?;
-    let memory = match MemoryMap::read_iomem() {
-        Ok(m) if !m.ram.is_empty() => m,
-        _ => MemoryMap::from_fdt(&fdt).map_err(|e| e.to_string())?,
-    };
-    let running_cmdline = match &a.command_line {
-        Some(c) => c.clone(),
-        None => {
-            std::fs::read_to_string("/proc/cmdline").map_err(|e| format!("/proc/cmdline: {e}"))?
+    let boot = match &a.initrd {
+        Some(path) => {
+            boot.with_initrd(std::fs::read(path).with_context(|| format!("cannot read {path}"))?)
         }
+        None => boot,
     };
-
-    let mut layout = Layout::new(kernel.arch, memory).with_page_size(sys::page_size());
-    let (format, arch) = (kernel.format, kernel.arch);
-    let placed = layout.take_kernel(kernel).map_err(|e| e.to_string())?;
-    log(&format!(
-        "kernel {}: {} ({}), entry {:#x}, at {}",
-        a.kernel,
-        format.name(),
-        arch.name(),
-        placed.entry,
-        placed.footprint
-    ));
-
-    let size = (rootfs.len() as u64).next_multiple_of(SIZE_GRANULE);
-    let address = match a.address {
-        Some(at) if !at.is_multiple_of(REGION_ALIGN) => {
-            return Err(format!("--address {at:#x} is not 1 MiB aligned"));
-        }
-        Some(at) => at,
-        None => layout
-            .find_free_top(size, REGION_ALIGN)
-            .map_err(|e| format!("root file system: {e}"))?,
-    };
-    let mut padded = rootfs;
-    let image_len = padded.len();
-    padded.resize(size as usize, 0);
-    layout
-        .add_fixed("rootfs", address, padded)
-        .map_err(|e| e.to_string())?;
-    log(&format!(
-        "rootfs {rootfs_name}: squashfs, {image_len} bytes at {address:#x} (region {size:#x})"
-    ));
-
-    let name = a.name.as_deref().unwrap_or("rootfs");
-    let root = match &a.root {
-        Some(r) => r.clone(),
-        None => DEFAULT_ROOT.to_string(),
-    };
-    let mut words = base_cmdline(&running_cmdline);
-    words.push(format!("phram.phram={name},{address:#x},{size:#x}"));
-    words.push(format!("root={root}"));
-    words.push("rootfstype=squashfs".into());
-    words.extend(a.append.iter().cloned());
-    let bootargs = words.join(" ");
-
-    fdt.add_reserved_memory(&ReservedRegion {
-        name: "phram".into(),
-        address,
-        size,
-        compatible: None,
-        no_map: true,
-    })
-    .map_err(|e| format!("{dtb_path}: {e}"))?;
-    let initrd_range = match initrd {
-        Some(data) => {
-            let r = layout.add_initrd(data).map_err(|e| e.to_string())?;
-            log(&format!(
-                "initrd {}: at {r}",
-                a.initrd.as_deref().unwrap_or_default()
-            ));
-            Some(r)
-        }
-        None => None,
-    };
-    // Command line, initrd (or none: the running tree's linux,initrd-*
-    // name the old one), fresh rng-seed/kaslr-seed, no crash properties.
-    let seed = random::<72>().map_err(|e| e.to_string())?;
-    edit_dtb(&mut fdt, initrd_range, Some(&bootargs), &seed)
-        .map_err(|e| format!("{dtb_path}: {e}"))?;
-    log(&format!("bootargs: {bootargs}"));
-    layout.add_dtb(fdt.to_bytes()).map_err(|e| e.to_string())?;
-    let plan = layout.finish().map_err(|e| e.to_string())?;
-    for line in plan.describe() {
-        log(&line);
-    }
+    let system = System::running(a.dtb.as_deref().map(Path::new), a.command_line.clone())?;
+    let mut options = Options::default();
+    options.address = a.address;
+    options.root = a.root.clone();
+    options.name = a.name.clone();
+    options.append = a.append.clone();
+    let trial = boot.plan(system, &options)?;
     if a.dry_run {
-        log("dry run: nothing loaded");
+        for line in trial.describe() {
+            println!("{line}");
+        }
         return Ok(());
     }
-    plan.load().map_err(|e| e.to_string())?;
+    trial.load()?;
     if a.load_only {
-        log("loaded; `limina kexec -e` boots it");
         return Ok(());
     }
-    log("loaded; executing");
-    match sys::exec() {
+    match kexec::exec() {
         Ok(never) => match never {},
-        Err(e) => Err(format!("{e} (the image stays loaded)")),
+        Err(e) => Err(e).context("the image stays loaded"),
     }
 }
 
 /// Entry point.
 pub fn main(args: Vec<OsString>) -> ExitCode {
-    match super::utf8(args).and_then(parse) {
-        Ok(Parsed::Help) => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        Ok(Parsed::Run(a)) => match run(&a) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("trial-boot: {e}; nothing loaded");
-                ExitCode::from(1)
-            }
-        },
-        Err(e) => {
-            eprintln!("trial-boot: {e}\n{USAGE}");
-            ExitCode::from(2)
-        }
-    }
+    TOOL.main(args, parse, |a| run(&a))
 }
 
 #[cfg(test)]
@@ -439,33 +230,5 @@ mod tests {
         assert!(parse(args("--bogus k r")).is_err());
         assert!(parse(args("--name a,b k r")).is_err());
         assert!(parse(args("--dtb")).is_err());
-    }
-
-    #[test]
-    fn old_root_words_are_dropped() {
-        let base = base_cmdline(
-            "console=ttyS0,115200 root=/dev/mtdblock3 rootfstype=squashfs phram.phram=x,1,2 \
-             ubi.mtd=ubi rootwait quiet",
-        );
-        assert_eq!(base, ["console=ttyS0,115200", "rootwait", "quiet"]);
-    }
-
-    fn squashfs_header(used: u64, len: usize) -> Vec<u8> {
-        let mut d = vec![0u8; len];
-        d[..4].copy_from_slice(b"hsqs");
-        d[28..30].copy_from_slice(&4u16.to_le_bytes());
-        d[40..48].copy_from_slice(&used.to_le_bytes());
-        d
-    }
-
-    #[test]
-    fn squashfs_checks() {
-        assert!(check_squashfs("r", &squashfs_header(4096, 4096)).is_ok());
-        let err = |d: &[u8]| check_squashfs("r", d).err().unwrap_or_default();
-        assert!(err(b"070701...").contains("not a squashfs"));
-        assert!(err(&squashfs_header(8192, 4096)).contains("truncated"));
-        let mut v3 = squashfs_header(4096, 4096);
-        v3[28] = 3;
-        assert!(err(&v3).contains("version 3"));
     }
 }
