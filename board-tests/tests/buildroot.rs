@@ -492,7 +492,8 @@ fn gl_ar750_images_are_what_the_flash_layout_expects() {
 
 /// The built kernel's .config (next to `images/` in the Buildroot output)
 /// holds every option of the common and the board's fragment, as
-/// boards/common/check-kconfig judges it.
+/// `limina-host kconfig-check` judges it (the ARCH comes from the
+/// .config's header).
 fn kernel_config_holds_the_fragments(images: &Path, board_dir: &str) {
     let build = images.parent().expect("images/ has a parent").join("build");
     let linux = std::fs::read_dir(&build)
@@ -507,17 +508,28 @@ fn kernel_config_holds_the_fragments(images: &Path, board_dir: &str) {
         })
         .unwrap_or_else(|| panic!("no configured kernel in {}", build.display()));
     let root = workspace_root();
-    let out = Command::new(root.join("boards/common/check-kconfig"))
-        .arg(&linux)
-        .arg(root.join("boards/common/linux.fragment"))
-        .arg(root.join("boards").join(board_dir).join("linux.fragment"))
-        .output()
-        .expect("run boards/common/check-kconfig");
+    let args = limina_host::kconfig_check::Args {
+        linux_dir: linux.clone(),
+        fragments: vec![
+            root.join("boards/common/linux.fragment"),
+            root.join("boards").join(board_dir).join("linux.fragment"),
+        ],
+        arch: None,
+        config: None,
+    };
+    let report = limina_host::kconfig_check::check(&args).unwrap_or_else(|e| {
+        let mut text = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            text.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        panic!("{}: {text}", linux.display())
+    });
     assert!(
-        out.status.success(),
-        "kernel config of {} misses fragment options:\n{}",
-        linux.display(),
-        String::from_utf8_lossy(&out.stderr)
+        report.problems.is_empty(),
+        "kernel config of {} misses fragment options:\n{report}",
+        linux.display()
     );
 }
 

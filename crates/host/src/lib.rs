@@ -7,6 +7,7 @@
 //! A new feature is a module with an `Args` struct (clap) and a `run`
 //! function, and one variant of [`cli::Command`].
 
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod kconfig;
 pub mod kconfig_check;

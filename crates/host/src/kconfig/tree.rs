@@ -174,6 +174,8 @@ struct Reader<'a> {
     tree: Tree,
     blocks: Vec<Block>,
     entry: Entry,
+    /// The error of a sourced file, passed up unchanged.
+    nested: Option<TreeError>,
 }
 
 impl Tree {
@@ -186,6 +188,7 @@ impl Tree {
             tree: Tree::default(),
             blocks: Vec::new(),
             entry: Entry::None,
+            nested: None,
         };
         r.file(&root.join("Kconfig"), false)?;
         r.finish_entry();
@@ -204,6 +207,7 @@ impl Tree {
             tree: Tree::default(),
             blocks: Vec::new(),
             entry: Entry::None,
+            nested: None,
         };
         r.text(Path::new("Kconfig"), text)?;
         r.finish_entry();
@@ -241,12 +245,14 @@ impl Reader<'_> {
             source,
         })?;
         for line in lines {
-            self.line(path, line.number, &line.tokens)
-                .map_err(|message| TreeError::Syntax {
+            if let Err(message) = self.line(path, line.number, &line.tokens) {
+                // A sourced file's own error goes up as it is.
+                return Err(self.nested.take().unwrap_or(TreeError::Syntax {
                     path: path.to_path_buf(),
                     line: line.number,
                     message,
-                })?;
+                }));
+            }
         }
         Ok(())
     }
@@ -527,7 +533,11 @@ impl Reader<'_> {
         let pattern = base.join(&name);
         // `source "arch/*/Kconfig"`-style globs do not occur in Linux 6.x
         // outside arch/Kconfig's own platform lists; take the name as is.
-        self.file(&pattern, optional).map_err(|e| e.to_string())
+        self.file(&pattern, optional).map_err(|e| {
+            let text = e.to_string();
+            self.nested = Some(e);
+            text
+        })
     }
 
     fn add_dep(&mut self, e: Expr) {
