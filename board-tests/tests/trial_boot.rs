@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use limina_board_tests::{
-    build_dir, guest_limina, Initramfs, Machine, MachineAssets, Vm, VmConfig,
+    build_dir, guest_bins_dir, guest_limina, Initramfs, Machine, MachineAssets, Vm, VmConfig,
 };
 
 use crate::common::{assert_refused_nothing_loaded, busybox_maxrss_divisor, Check, CheckSome};
@@ -137,6 +137,72 @@ fn trial_boot_kexecs_into_a_phram_root_named_by_the_device_tree() {
     vm.wait_ready(Duration::from_secs(240))
         .check("the new kernel boots");
 
+    check_new_kernel(&mut vm, &rootfs, release);
+    vm.poweroff().check("poweroff");
+}
+
+/// limina-kexec's `examples/trial_boot.rs`: another firmware's trial boot,
+/// written against the library alone (no `limina` code), refuses what
+/// `limina trial-boot` refuses and boots the same kernel and squashfs.
+#[test]
+#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
+fn trial_boot_example_boots_with_the_library_alone() {
+    let dir = build_dir()
+        .join("board-tests")
+        .join("mips-trial-boot-example-rootfs");
+    std::fs::create_dir_all(&dir).check("dir");
+    let release = b"LIMINA_RELEASE=example-41c2\n";
+    let rootfs = squashfs(
+        &dir,
+        "rootfs",
+        &[
+            ("etc/limina-release", release),
+            ("usr/share/limina/payload", &[0x5a; 70_000]),
+        ],
+    );
+    let target = Machine::Mips.rust_target();
+    let example = guest_bins_dir(target).join("kexec-trial-boot");
+    assert!(
+        example.is_file(),
+        "{} is missing: run scripts/guest-bins {target}",
+        example.display()
+    );
+    let (mut vm, _) = trial_guest(
+        "trial-boot-example",
+        &rootfs,
+        &[("/boot/kexec-trial-boot", &example)],
+    );
+    vm.run_ok("chmod 755 /boot/kexec-trial-boot").check("chmod");
+
+    // Typed errors reach the program with their cause.
+    for (cmd, expect) in [
+        (
+            "/boot/kexec-trial-boot /boot/vmlinux /boot/child.cpio",
+            "not a squashfs image",
+        ),
+        (
+            "/boot/kexec-trial-boot /boot/child.cpio /boot/rootfs.sqfs",
+            "not a kernel image",
+        ),
+    ] {
+        assert_refused_nothing_loaded(&mut vm, cmd, expect);
+    }
+    let plan = vm
+        .run_ok("/boot/kexec-trial-boot -n /boot/vmlinux /boot/rootfs.sqfs 2>&1")
+        .check("dry run");
+    assert!(plan.contains("phram.phram=rootfs,"), "{plan}");
+    assert_eq!(
+        vm.run_ok("cat /sys/kernel/kexec_loaded").check("loaded"),
+        "0"
+    );
+
+    vm.send_line(
+        "/boot/kexec-trial-boot --initrd /boot/child.cpio /boot/vmlinux /boot/rootfs.sqfs \
+         limina.trial=1",
+    )
+    .check("kexec-trial-boot");
+    vm.wait_ready(Duration::from_secs(240))
+        .check("the new kernel boots");
     check_new_kernel(&mut vm, &rootfs, release);
     vm.poweroff().check("poweroff");
 }

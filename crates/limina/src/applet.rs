@@ -15,7 +15,14 @@
 //! [`crate::dispatch`] looks names up in it.
 
 #![cfg_attr(
-    not(all(feature = "mtd", feature = "kexec")),
+    not(all(
+        feature = "mtd",
+        feature = "kexec",
+        feature = "ubi",
+        feature = "outputs",
+        feature = "ifwait",
+        feature = "watchdog"
+    )),
     allow(
         dead_code,
         reason = "parts of the skeleton serve applets of features not built"
@@ -35,29 +42,44 @@ pub struct Applet {
     pub main: fn(Vec<OsString>) -> ExitCode,
 }
 
-/// Whose conventions an applet keeps for its exit codes.
+/// Whose conventions an applet keeps for its exit codes: the tool it
+/// imitates, measured against Debian 12's mtd-utils 2.1.5 and kexec-tools
+/// 2.0.25 (docs/cli.md has the table and how it was measured).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Family {
-    /// mtd-utils (`flashcp`, `flash_erase`, `mtdinfo`, the UBI tools):
-    /// every error, usage included, exits `EXIT_FAILURE` (1).
-    MtdUtils,
-    /// kexec-tools (`kexec`, and `trial-boot`, which takes its flags): 1 for
-    /// usage errors and failures alike.
+    /// mtd-utils' `flashcp`: `exit(EXIT_FAILURE)`, 1, for usage errors
+    /// and failures alike.
+    Flashcp,
+    /// mtd-utils' `flash_erase`: 255 for a usage error (`return errmsg()`
+    /// from `main`), 1 for a failure (`errmsg_die`).
+    FlashErase,
+    /// mtd-utils' ubi-utils (`mtdinfo`, `ubiattach`, `ubinfo`, ...):
+    /// `return -1` from `main`, 255, for every error.
+    UbiUtils,
+    /// kexec-tools' `kexec` (and `trial-boot`, which takes its flags): 1
+    /// for a bad option and for failures.
     KexecTools,
+    /// Limina's own tools (`ifwait`, `watchdog`, the outputs applets): 2
+    /// for a usage error, as POSIX utilities and busybox's getopt32 do;
+    /// 1 for a failure (each documents any further codes).
+    Limina,
 }
 
 impl Family {
     /// The exit code of a malformed command line.
-    pub(crate) fn usage_exit(self) -> u8 {
+    pub(crate) const fn usage_exit(self) -> u8 {
         match self {
-            Family::MtdUtils | Family::KexecTools => 1,
+            Family::Flashcp | Family::KexecTools => 1,
+            Family::FlashErase | Family::UbiUtils => 255,
+            Family::Limina => 2,
         }
     }
 
     /// The exit code of a failure.
-    pub(crate) fn failure_exit(self) -> u8 {
+    pub(crate) const fn failure_exit(self) -> u8 {
         match self {
-            Family::MtdUtils | Family::KexecTools => 1,
+            Family::Flashcp | Family::FlashErase | Family::KexecTools | Family::Limina => 1,
+            Family::UbiUtils => 255,
         }
     }
 }
@@ -193,7 +215,7 @@ mod tests {
         let tool = Tool {
             name: "t",
             usage: "usage: t",
-            family: Family::MtdUtils,
+            family: Family::Flashcp,
             strip: &[],
         };
         let bad = tool.main(

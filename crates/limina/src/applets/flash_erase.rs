@@ -10,8 +10,8 @@
 //! (and counted in COUNT) unless `-N`. `-u` unlocks the range first. Quiet
 //! on success; `-q`/`--quiet`/`--silent` are accepted.
 //!
-//! Exit codes as mtd-utils (docs/cli.md): 0 erased, 1 any error, usage
-//! errors included (one line on stderr).
+//! Exit codes as mtd-utils' flash_erase (docs/cli.md): 0 erased, 1 a
+//! failure, 255 a usage error (one line on stderr).
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -26,42 +26,48 @@ const USAGE: &str = "usage: flash_erase [-q] [-N|--noskipbad] [-u|--unlock] DEVI
 const TOOL: Tool = Tool {
     name: "flash_erase",
     usage: USAGE,
-    family: Family::MtdUtils,
+    family: Family::FlashErase,
     strip: &[],
 };
 
-/// The applet's entry point. Flags are parsed in `run` (mtd-utils exits 1
-/// for usage errors and failures alike, so one path serves both).
+/// The applet's entry point.
 pub fn main(args: Vec<OsString>) -> ExitCode {
-    TOOL.main(
-        args,
-        |a| Ok(Parsed::Run(a)),
-        |a| run(&a).map_err(anyhow::Error::msg),
-    )
+    TOOL.main(args, parse, |a| run(&a).map_err(anyhow::Error::msg))
 }
 
-fn run(args: &[String]) -> Result<(), String> {
-    let (mut no_skip_bad, mut unlock) = (false, false);
+#[derive(Debug, Default)]
+struct Args {
+    no_skip_bad: bool,
+    unlock: bool,
+    device: String,
+    start: String,
+    count: String,
+}
+
+fn parse(args: Vec<String>) -> Result<Parsed<Args>, String> {
+    let mut a = Args::default();
     let mut positional = Vec::new();
-    for arg in args.iter().skip(1) {
+    for arg in args.into_iter().skip(1) {
         match arg.as_str() {
             "-q" | "--quiet" | "--silent" => {}
-            "-N" | "--noskipbad" => no_skip_bad = true,
-            "-u" | "--unlock" => unlock = true,
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(());
-            }
+            "-N" | "--noskipbad" => a.no_skip_bad = true,
+            "-u" | "--unlock" => a.unlock = true,
+            "-h" | "--help" => return Ok(Parsed::Help),
             "-j" | "--jffs2" => return Err("-j (JFFS2 clean markers) is not supported".into()),
-            s if s.starts_with('-') && s.len() > 1 => {
-                return Err(format!("unknown option {s}\n{USAGE}"))
-            }
-            _ => positional.push(arg.as_str()),
+            s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option {s}")),
+            _ => positional.push(arg),
         }
     }
-    let [device, start, count] = positional[..] else {
-        return Err(format!("expected DEVICE START COUNT\n{USAGE}"));
-    };
+    let [device, start, count]: [String; 3] = positional
+        .try_into()
+        .map_err(|_| "expected DEVICE START COUNT".to_owned())?;
+    (a.device, a.start, a.count) = (device, start, count);
+    Ok(Parsed::Run(a))
+}
+
+fn run(a: &Args) -> Result<(), String> {
+    let (device, start, count) = (a.device.as_str(), a.start.as_str(), a.count.as_str());
+    let (no_skip_bad, unlock) = (a.no_skip_bad, a.unlock);
     let start = mtd_args::number(start).ok_or_else(|| format!("bad start offset {start:?}"))?;
     let count = mtd_args::number(count).ok_or_else(|| format!("bad block count {count:?}"))?;
     let mut flash = mtd_args::open(device, OpenMode::ReadWrite).map_err(|e| e.to_string())?;
@@ -115,11 +121,16 @@ fn log_unlock(e: &mtd::DeviceError) {
 mod tests {
     use super::*;
 
+    /// Parses and runs; a usage error reads as the skeleton prints it.
     fn r(args: &[&str]) -> Result<(), String> {
-        run(&std::iter::once("flash_erase")
+        let argv = std::iter::once("flash_erase")
             .chain(args.iter().copied())
             .map(String::from)
-            .collect::<Vec<_>>())
+            .collect::<Vec<_>>();
+        match parse(argv).map_err(|e| format!("{e}\n{USAGE}"))? {
+            Parsed::Run(a) => run(&a),
+            Parsed::Help | Parsed::Version => Ok(()),
+        }
     }
 
     #[test]

@@ -33,7 +33,7 @@ use crate::applet::{Family, Parsed, Tool};
 const TOOL: Tool = Tool {
     name: "flashcp",
     usage: USAGE,
-    family: Family::MtdUtils,
+    family: Family::Flashcp,
     strip: &[],
 };
 

@@ -23,8 +23,8 @@ use limina_ifwait::{validate_ifname, Condition, IfWatch, Supervisor};
 const USAGE: &str = "usage: ifwait [--timeout SECONDS] [--supervise CMD [--debounce MS]] \
 [--global] IFNAME present|up|running|carrier|ipv4|ipv6";
 
-const EXIT_ERROR: u8 = 1;
-const EXIT_USAGE: u8 = 2;
+const EXIT_ERROR: u8 = crate::applet::Family::Limina.failure_exit();
+const EXIT_USAGE: u8 = crate::applet::Family::Limina.usage_exit();
 const EXIT_TIMEOUT: u8 = 124;
 
 #[derive(Debug)]

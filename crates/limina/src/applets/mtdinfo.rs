@@ -10,8 +10,8 @@
 //! `mtdN`, `N`, `mtd:NAME`) that device, with `-a` the summary and every
 //! device. Read from `/sys/class/mtd`; no device is opened.
 //!
-//! Exit codes as mtd-utils (docs/cli.md): 0 printed, 1 any error, usage
-//! errors included (one line on stderr).
+//! Exit codes as mtd-utils' mtdinfo (docs/cli.md): 0 printed, 255 any
+//! error, usage errors included (one line on stderr).
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -27,12 +27,13 @@ const USAGE: &str = "usage: mtdinfo [DEVICE] | mtdinfo -a|--all";
 const TOOL: Tool = Tool {
     name: "mtdinfo",
     usage: USAGE,
-    family: Family::MtdUtils,
+    family: Family::UbiUtils,
     strip: &[],
 };
 
-/// The applet's entry point. Flags are parsed in `run` (mtd-utils exits 1
-/// for usage errors and failures alike, so one path serves both).
+/// The applet's entry point. Flags are parsed in `run` (mtd-utils'
+/// mtdinfo exits 255 for usage errors and failures alike, so one path
+/// serves both).
 pub fn main(args: Vec<OsString>) -> ExitCode {
     TOOL.main(
         args,

@@ -14,7 +14,7 @@ use limina_outputs::{Store, StoreError};
 /// No such key (or word) in a service that has outputs.
 pub const EXIT_NO_KEY: u8 = 1;
 /// Bad command line.
-pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_USAGE: u8 = crate::applet::Family::Limina.usage_exit();
 /// The service has no outputs (never published, or stopped).
 pub const EXIT_NO_OUTPUTS: u8 = 3;
 /// Anything else.

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use ubi::device::UbiDevice;
 
 /// Exit status of mtd-utils' UBI tools on any error.
-pub const EXIT_ERROR: u8 = 255;
+pub const EXIT_ERROR: u8 = crate::applet::Family::UbiUtils.failure_exit();
 
 /// One option: short letter, long name, whether it takes a value.
 pub struct Opt {

@@ -141,14 +141,14 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         Ok(o) => o,
         Err(e) => {
             eprintln!("watchdog: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(crate::applet::Family::Limina.usage_exit());
         }
     };
     match run(opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("watchdog: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(crate::applet::Family::Limina.failure_exit())
         }
     }
 }
