@@ -89,6 +89,7 @@ pub(crate) fn handle(shared: &Shared, stop: &AtomicBool, peer: SocketAddr, req: 
         peer,
         stop,
         buf: vec![0; 65536],
+        read_timeout: None,
     };
     let request = match packet::parse(req) {
         Ok(Packet::Read(r)) => r,
@@ -170,6 +171,9 @@ struct Transfer<'a> {
     peer: SocketAddr,
     stop: &'a AtomicBool,
     buf: Vec<u8>,
+    /// The socket's read timeout as last set: setting it costs a system
+    /// call, so it is only changed when the wait needs another value.
+    read_timeout: Option<Duration>,
 }
 
 impl Transfer<'_> {
@@ -352,9 +356,11 @@ impl Transfer<'_> {
                 what: "receive",
                 source,
             };
-            self.sock
-                .set_read_timeout(Some(left.min(STOP_POLL)))
-                .map_err(io)?;
+            let slice = left.min(STOP_POLL);
+            if self.read_timeout != Some(slice) {
+                self.sock.set_read_timeout(Some(slice)).map_err(io)?;
+                self.read_timeout = Some(slice);
+            }
             let (len, from) = match self.sock.recv_from(&mut self.buf) {
                 Ok(v) => v,
                 Err(e)
