@@ -4,12 +4,21 @@ include $(sort $(wildcard $(BR2_EXTERNAL_LIMINA_PATH)/../package/*/*.mk))
 
 # Kconfig drops fragment options it cannot satisfy without a word: fail
 # right after the kernel is configured when one of the board's fragment
-# options is not in the final .config, and say why.
+# options is not in the final .config, and say why (limina-host
+# kconfig-check, package/limina-host). linux.mk is evaluated before this
+# file, so the dependency also goes on the configure step's stamp: the
+# rule's prerequisites were fixed when linux.mk was read, while
+# LINUX_DEPENDENCIES is still read later (per-package directories,
+# show-info, graph-depends).
+ifeq ($(BR2_PACKAGE_HOST_LIMINA_HOST),y)
 define LIMINA_EXTERNAL_CHECK_KCONFIG
-	$(BR2_EXTERNAL_LIMINA_PATH)/../boards/common/check-kconfig \
+	$(HOST_DIR)/bin/limina-host kconfig-check --arch $(KERNEL_ARCH) \
 		$(LINUX_DIR) $(LINUX_KCONFIG_FRAGMENT_FILES)
 endef
 LINUX_POST_CONFIGURE_HOOKS += LIMINA_EXTERNAL_CHECK_KCONFIG
+LINUX_DEPENDENCIES += host-limina-host
+$(LINUX_TARGET_CONFIGURE): | host-limina-host
+endif
 
 # OpenWrt's ath79 patches and files go into the kernel before Buildroot's
 # own patches (package/openwrt-ath79). linux.mk is evaluated before the
