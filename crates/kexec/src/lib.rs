@@ -4,7 +4,7 @@
 //! to flash can try an upgrade without risking the device. This crate has
 //! the pieces:
 //!
-//! - [`detect`]: which format an image is, from its magic numbers — the
+//! - [`detect`](mod@detect): which format an image is, from its magic numbers — the
 //!   one module below the formats, so that each format is a leaf;
 //! - [`image`]: parse kernel images — MIPS ELF `vmlinux` (32-bit, either
 //!   byte order), ARM `zImage`, arm64 `Image` (x86 `bzImage`s are

@@ -7,10 +7,12 @@
 //! the safe functions ([`crate::exec`], [`crate::unload`], ...), and it
 //! depends on no other module of the crate (segments come in as
 //! [`RawSegment`]s), so the unsafe code can be read alone.
-// Why unsafe: `libc::syscall` for kexec_load/kexec_file_load (no safe
-// binding exists in nix or rustix 1.x), `sync(2)` and `sysconf(3)`. Each
-// block states its pointers' lifetimes in a SAFETY comment.
-#![allow(unsafe_code)]
+#![allow(
+    unsafe_code,
+    reason = "raw syscalls: kexec_load and kexec_file_load have no safe binding in libc or \
+              nix, sync(2) and sysconf(3) are libc calls; each block states its pointers' \
+              lifetimes in a SAFETY comment"
+)]
 
 use std::convert::Infallible;
 use std::fs::File;
