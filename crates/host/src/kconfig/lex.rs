@@ -96,18 +96,23 @@ fn prepare(text: &str) -> String {
                 out.push('\n');
                 continue;
             }
+            let first = text_indent.is_none();
             if width > 0 && width >= *text_indent.get_or_insert(width) {
                 // Kconfig's rule: the text goes on while lines are indented
                 // at least as deep as its first one. The crate's lexer ends
                 // it at the indentation of `help` itself (as deep, in 30
-                // files of Linux 6.1): indent it one level deeper.
-                out.push_str(lead);
-                out.push_str("\t  ");
-                out.extend(
-                    line.trim()
-                        .chars()
-                        .map(|c| if c.is_ascii() { c } else { '?' }),
-                );
+                // files of Linux 6.1): the text is given to it one level
+                // deeper. Only its first line: we never show help texts,
+                // and they are over half the bytes of the tree (57% in 6.1).
+                if first {
+                    out.push_str(lead);
+                    out.push_str("\t  ");
+                    out.extend(
+                        line.trim()
+                            .chars()
+                            .map(|c| if c.is_ascii() { c } else { '?' }),
+                    );
+                }
                 out.push('\n');
                 continue;
             }
