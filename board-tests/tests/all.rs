@@ -13,5 +13,6 @@ mod mtd;
 mod outputs;
 mod trial_boot;
 mod ubi;
+mod uboot;
 mod watchdog;
 mod x86_64;
