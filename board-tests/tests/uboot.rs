@@ -341,8 +341,12 @@ impl Board {
     }
 
     fn send(&mut self, line: &str) {
+        self.send_raw(&format!("{line}\n"));
+    }
+
+    fn send_raw(&mut self, text: &str) {
         self.stdin
-            .write_all(format!("{line}\n").as_bytes())
+            .write_all(text.as_bytes())
             .and_then(|_| self.stdin.flush())
             .check("write to QEMU's serial console");
     }
@@ -412,10 +416,13 @@ fn tftpboot_to_shell(
     prompt: &str,
 ) -> (Board, String, f64) {
     let t = scaled(60);
+    // In step with U-Boot: the output of this echo, then its prompt.
+    board.send("echo UBOOT-SYNC");
+    board.wait_for(&format!("UBOOT-SYNC\n{prompt}"), t);
     board.uboot(prompt, "setenv ipaddr 10.0.2.15", t);
     board.uboot(prompt, "setenv serverip 10.0.2.2", t);
     board.uboot(prompt, "setenv netmask 255.255.255.0", t);
-    board.uboot(prompt, "setenv extra_bootargs panic=-1", t);
+    board.uboot(prompt, "setenv extra_bootargs panic=-1 earlycon", t);
     let from = board.text().len();
     let start = Instant::now();
     let out = board.uboot(prompt, "tftpboot ${loadaddr} boot.scr", t);
@@ -431,6 +438,17 @@ fn tftpboot_to_shell(
         "---- {name}: console from tftpboot to the kernel's shell ({secs:.1} s) ----\n\
          {transcript}----"
     );
+    // Every file came from our server (its log: one line per transfer).
+    let log = std::fs::read_to_string(work.join("tftpd.log")).check("tftpd.log");
+    for file in std::fs::read_dir(work.join("tftp")).check("tftp dir") {
+        let name = file.check("tftp dir entry").file_name();
+        let name = name.to_string_lossy();
+        assert!(
+            log.contains(&format!("sent \"{name}\"")),
+            "tftpd did not send {name}:\n{log}"
+        );
+    }
+    eprintln!("---- {name}: tftpd.log ----\n{log}----");
     // Consume the shell's banner before the first command.
     board.run(":");
     (board, transcript, secs)
@@ -642,6 +660,7 @@ fn uboot_tftpboot_aarch64_virt_initramfs() {
     );
     mkimage_script("aarch64-virt", "arm64", &tftp);
 
+    let uboot = uboot_image("aarch64-virt-u-boot.bin").display().to_string();
     let machine_args = [
         "-M",
         "virt",
@@ -651,8 +670,12 @@ fn uboot_tftpboot_aarch64_virt_initramfs() {
         "512",
         "-accel",
         "tcg",
+        "-bios",
+        &uboot,
     ];
-    // The machine's device tree, as QEMU generates it for this command line.
+    // The machine's device tree, as QEMU generates it for this command
+    // line: -bios included, since with firmware QEMU leaves out the pl061
+    // GPIO (a tree dumped without it makes the kernel fault probing it).
     let dtb = tftp.join("virt.dtb");
     let mut dump: Vec<String> = machine_args.map(String::from).to_vec();
     dump[1] = format!("virt,dumpdtb={}", dtb.display());
@@ -670,8 +693,6 @@ fn uboot_tftpboot_aarch64_virt_initramfs() {
             "-serial",
             "stdio",
             "-no-reboot",
-            "-bios",
-            &uboot_image("aarch64-virt-u-boot.bin").display().to_string(),
             "-nic",
             "tap,ifname=tap0,script=no,downscript=no,model=virtio-net-pci",
         ]
@@ -680,8 +701,7 @@ fn uboot_tftpboot_aarch64_virt_initramfs() {
     let mut board = Board::start(&tftp, &work, "qemu-system-aarch64", &args);
     // Debian's build autoboots (distro boot) after 2 s: any key stops it.
     board.wait_for("Hit any key to stop autoboot", scaled(120));
-    board.send(" ");
-    board.wait_for("=> ", scaled(30));
+    board.send_raw(" ");
     let (mut board, transcript, secs) = tftpboot_to_shell(board, "aarch64-virt", &work, "=> ");
     for step in [
         "Filename 'uImage'",
