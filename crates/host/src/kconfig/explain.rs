@@ -215,7 +215,7 @@ impl State<'_> {
                 }
             }
             return (
-                "its dependencies hold: a later fragment or a defconfig set it otherwise".into(),
+                "its dependencies hold and its prompt is visible: something after the fragments set it (a config fixup of the build?)".into(),
                 below,
             );
         }
@@ -270,7 +270,7 @@ impl State<'_> {
             }
         }
         (
-            "its dependencies hold: a later fragment or a defconfig set it otherwise".into(),
+            "its dependencies hold and its prompt is visible: something after the fragments set it (a config fixup of the build?)".into(),
             below,
         )
     }

@@ -84,35 +84,26 @@ fn prepare(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut logical = String::new();
     let mut joined = 0;
-    // In a help text: the `help` line's indentation, and the text's
-    // (set by its first non-empty line).
-    let mut help: Option<(String, Option<usize>)> = None;
+    // In a help text: the text's indentation (set by its first non-empty
+    // line).
+    let mut help: Option<Option<usize>> = None;
     for raw in text.split_inclusive('\n') {
         let line = raw.strip_suffix('\n').unwrap_or(raw);
         let line = line.strip_suffix('\r').unwrap_or(line);
-        if let Some((lead, text_indent)) = &mut help {
+        if let Some(text_indent) = &mut help {
             let width = indent_width(line);
             if line.trim().is_empty() {
                 out.push('\n');
                 continue;
             }
-            let first = text_indent.is_none();
             if width > 0 && width >= *text_indent.get_or_insert(width) {
                 // Kconfig's rule: the text goes on while lines are indented
-                // at least as deep as its first one. The crate's lexer ends
-                // it at the indentation of `help` itself (as deep, in 30
-                // files of Linux 6.1): the text is given to it one level
-                // deeper. Only its first line: we never show help texts,
-                // and they are over half the bytes of the tree (57% in 6.1).
-                if first {
-                    out.push_str(lead);
-                    out.push_str("\t  ");
-                    out.extend(
-                        line.trim()
-                            .chars()
-                            .map(|c| if c.is_ascii() { c } else { '?' }),
-                    );
-                }
+                // at least as deep as its first one. (The crate's lexer
+                // ends it at the indentation of `help` itself, as deep in
+                // 30 files of Linux 6.1, and cannot take an empty one.) We
+                // never show help texts, and they are over half the bytes
+                // of the tree (57% in 6.1): the lexer gets neither the
+                // `help` line nor the text.
                 out.push('\n');
                 continue;
             }
@@ -125,14 +116,14 @@ fn prepare(text: &str) -> String {
             continue;
         }
         logical.push_str(line);
+        // Statements do not depend on indentation: the lexer (which
+        // allocates for every character it reads) gets none, and no
+        // comment lines.
         let trimmed = logical.trim();
         if trimmed == "help" || trimmed == "---help---" {
-            let lead: String = logical.chars().take_while(|c| c.is_whitespace()).collect();
-            out.push_str(&lead);
-            out.push_str("help");
-            help = Some((lead, None));
-        } else if !is_macro_line(&logical) {
-            requote(&logical, &mut out);
+            help = Some(None);
+        } else if !trimmed.starts_with('#') && !is_macro_line(trimmed) {
+            requote(trimmed, &mut out);
         }
         for _ in 0..=joined {
             out.push('\n');
@@ -140,8 +131,9 @@ fn prepare(text: &str) -> String {
         logical.clear();
         joined = 0;
     }
-    if !logical.is_empty() && !is_macro_line(&logical) {
-        requote(&logical, &mut out);
+    let trimmed = logical.trim();
+    if !trimmed.is_empty() && !trimmed.starts_with('#') && !is_macro_line(trimmed) {
+        requote(trimmed, &mut out);
     }
     out
 }
@@ -271,26 +263,31 @@ mod tests {
     }
 
     #[test]
-    fn groups_tokens_by_line_and_keeps_help_apart() {
-        let got =
-            words("config A\n\tbool \"a\"\n\tdepends on B && C\n\thelp\n\t  Text.\n\nconfig B\n");
+    fn groups_tokens_by_line_and_skips_help_texts() {
+        let got = words(concat!(
+            "config A\n\tbool \"a\"\n\tdepends on B && C\n",
+            "\thelp\n\t  Text.\n\n\t  More.\n",
+            "config B\n\thelp\n",
+            "config C\n\thelp\n\tAs deep as help.\n\n\t  Deeper.\n",
+            "config D\n",
+        ));
+        let and = |a: &str, b: &str| {
+            vec![
+                "depends".into(),
+                "on".into(),
+                a.into(),
+                "&".into(),
+                b.into(),
+            ]
+        };
         assert_eq!(got[0], (1, vec!["config".into(), "A".into()]));
         assert_eq!(got[1].0, 2);
-        assert_eq!(
-            got[2],
-            (
-                3,
-                vec![
-                    "depends".into(),
-                    "on".into(),
-                    "B".into(),
-                    "&".into(),
-                    "C".into()
-                ]
-            )
-        );
-        assert_eq!(got[3].1, vec!["Text.".to_string()]);
-        assert_eq!(got[4], (7, vec!["config".into(), "B".into()]));
+        assert_eq!(got[2], (3, and("B", "C")));
+        // Help texts, an empty one, and one as deep as its `help`.
+        assert_eq!(got[3], (8, vec!["config".into(), "B".into()]));
+        assert_eq!(got[4], (10, vec!["config".into(), "C".into()]));
+        assert_eq!(got[5], (15, vec!["config".into(), "D".into()]));
+        assert_eq!(got.len(), 6, "{got:?}");
     }
 
     #[test]
@@ -308,9 +305,9 @@ mod tests {
     }
 
     #[test]
-    fn non_ascii_help_does_not_panic() {
-        let got =
-            lines("config A\n\tbool \"J\u{f6}rn\"\n\thelp\n\t  Gr\u{fc}\u{df}e.\n").expect("lexes");
-        assert_eq!(got.len(), 3);
+    fn non_ascii_text_does_not_panic() {
+        // The crate's lexer alone panics on this (it slices by byte).
+        let got = lines("config A\n\tbool \"\u{fc}\u{df}J\u{f6}rn\"\n").expect("lexes");
+        assert_eq!(got[1].tokens[1], Lexicon::String("\"??J?rn\"".into()));
     }
 }
