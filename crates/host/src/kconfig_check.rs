@@ -162,8 +162,8 @@ pub fn check(args: &Args) -> Result<Report, CheckError> {
         }
     }
     if missing.is_empty() {
-        // Nothing to explain: the Kconfig tree is not read (the common
-        // case in a build, and 30 times faster).
+        // Nothing to explain: the Kconfig tree (some 1500 files) is not
+        // read. The common case in a build: a few milliseconds.
         return Ok(Report {
             problems: Vec::new(),
             config: config_path,

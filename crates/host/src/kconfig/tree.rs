@@ -530,10 +530,10 @@ impl Reader<'_> {
         } else {
             self.root.to_path_buf()
         };
-        let pattern = base.join(&name);
-        // `source "arch/*/Kconfig"`-style globs do not occur in Linux 6.x
-        // outside arch/Kconfig's own platform lists; take the name as is.
-        self.file(&pattern, optional).map_err(|e| {
+        // Kconfig allows wildcards in `source`; Linux 6.1 has none, so the
+        // name is taken as it is.
+        let path = base.join(&name);
+        self.file(&path, optional).map_err(|e| {
             let text = e.to_string();
             self.nested = Some(e);
             text
