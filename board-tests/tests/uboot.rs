@@ -28,6 +28,7 @@
 //! (`--nocapture` shows it).
 
 use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
@@ -454,6 +455,36 @@ fn tftpboot_to_shell(
     (board, transcript, secs)
 }
 
+/// QEMU malta (big-endian) running our U-Boot, on the tap network.
+fn start_malta(tftp: &Path, work: &Path) -> Board {
+    let args: Vec<String> = [
+        "-M",
+        "malta",
+        "-cpu",
+        "24Kf",
+        "-m",
+        "256",
+        "-accel",
+        "tcg",
+        "-vga",
+        "none",
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-serial",
+        "stdio",
+        "-no-reboot",
+        "-bios",
+        &uboot_image("mips-malta-u-boot.bin").display().to_string(),
+        "-nic",
+        "tap,ifname=tap0,script=no,downscript=no,model=pcnet",
+    ]
+    .map(String::from)
+    .to_vec();
+    Board::start(tftp, work, "qemu-system-mips", &args)
+}
+
 #[test]
 #[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
 fn uboot_tftpboot_mips_malta_be_squashfs_on_phram() {
@@ -505,7 +536,8 @@ fn uboot_tftpboot_mips_malta_be_squashfs_on_phram() {
     }
     std::fs::copy(&assets.busybox, root.join("bin/busybox")).check("busybox");
     std::fs::write(root.join("init"), SQUASHFS_INIT).check("init");
-    tool("chmod", &["0755", &root.join("init").display().to_string()]);
+    std::fs::set_permissions(root.join("init"), std::fs::Permissions::from_mode(0o755))
+        .check("chmod /init");
     let squashfs = tftp.join("rootfs.squashfs");
     tool(
         "mksquashfs",
@@ -525,32 +557,7 @@ fn uboot_tftpboot_mips_malta_be_squashfs_on_phram() {
     let squashfs_sum = sha256(&squashfs);
     mkimage_script("mips-malta", "mips", &tftp);
 
-    let args: Vec<String> = [
-        "-M",
-        "malta",
-        "-cpu",
-        "24Kf",
-        "-m",
-        "256",
-        "-accel",
-        "tcg",
-        "-vga",
-        "none",
-        "-display",
-        "none",
-        "-monitor",
-        "none",
-        "-serial",
-        "stdio",
-        "-no-reboot",
-        "-bios",
-        &uboot_image("mips-malta-u-boot.bin").display().to_string(),
-        "-nic",
-        "tap,ifname=tap0,script=no,downscript=no,model=pcnet",
-    ]
-    .map(String::from)
-    .to_vec();
-    let mut board = Board::start(&tftp, &work, "qemu-system-mips", &args);
+    let mut board = start_malta(&tftp, &work);
     // malta_defconfig has no autoboot: U-Boot comes up at its prompt.
     let banner = board.wait_for("malta # ", scaled(120));
     assert!(
@@ -723,4 +730,32 @@ fn uboot_tftpboot_aarch64_virt_initramfs() {
     assert_eq!(board.run_ok("uname -m"), "aarch64");
     eprintln!("aarch64-virt: tftpboot to shell {secs:.1} s");
     board.poweroff();
+}
+
+#[test]
+#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
+fn uboot_boot_scr_stops_before_bootm_when_a_file_is_missing() {
+    // Only boot.scr is served: its first tftpboot fails (the server
+    // answers "File not found") and the script must not reach bootm.
+    let (work, tftp) = work_dir("mips-malta-missing-file");
+    mkimage_script("mips-malta", "mips", &tftp);
+    let mut board = start_malta(&tftp, &work);
+    let prompt = "malta # ";
+    board.wait_for(prompt, scaled(120));
+    for c in [
+        "setenv ipaddr 10.0.2.15",
+        "setenv serverip 10.0.2.2",
+        "tftpboot ${loadaddr} boot.scr",
+    ] {
+        board.uboot(prompt, c, scaled(60));
+    }
+    let out = board.uboot(prompt, "source ${loadaddr}", scaled(120));
+    assert!(out.contains("TFTP error: 'File not found'"), "{out}");
+    assert!(
+        out.contains("== boot.scr: a TFTP transfer failed, not booting"),
+        "{out}"
+    );
+    assert!(!out.contains("## Booting kernel"), "{out}");
+    let log = std::fs::read_to_string(work.join("tftpd.log")).check("tftpd.log");
+    assert!(log.contains("refused \"uImage\""), "{log}");
 }

@@ -20,11 +20,13 @@ setenv kernel_addr 0x48000000
 setenv initrd_addr 0x4c000000
 setenv fdt_addr 0x4f000000
 
+# A failed transfer ends the script before bootm (`exit` does not end a
+# sourced script in this U-Boot, hence the if).
 echo "== loading uImage, virt.dtb and initrd.uImage from ${serverip}"
-tftpboot ${kernel_addr} uImage || exit
-tftpboot ${fdt_addr} virt.dtb || exit
-tftpboot ${initrd_addr} initrd.uImage || exit
-
-setenv bootargs console=ttyAMA0 rdinit=/init ${extra_bootargs}
-echo "== bootargs: ${bootargs}"
-bootm ${kernel_addr} ${initrd_addr} ${fdt_addr}
+if tftpboot ${kernel_addr} uImage && tftpboot ${fdt_addr} virt.dtb && tftpboot ${initrd_addr} initrd.uImage; then
+	setenv bootargs console=ttyAMA0 rdinit=/init ${extra_bootargs}
+	echo "== bootargs: ${bootargs}"
+	bootm ${kernel_addr} ${initrd_addr} ${fdt_addr}
+else
+	echo "== boot.scr: a TFTP transfer failed, not booting"
+fi

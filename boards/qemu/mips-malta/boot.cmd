@@ -24,15 +24,17 @@ setenv kernel_addr 0x82000000
 setenv rootfs_addr 0x8c000000
 setenv rootfs_phys 0x0c000000
 
+# A failed transfer ends the script before bootm (`exit` does not end a
+# sourced script in this U-Boot, hence the if).
 echo "== loading uImage and rootfs.squashfs from ${serverip}"
-tftpboot ${kernel_addr} uImage || exit
-tftpboot ${rootfs_addr} rootfs.squashfs || exit
-
-# Reserve the rootfs rounded up to 1 MiB (phram wants whole erase blocks).
-setexpr rootfs_size ${filesize} + 0xfffff
-setexpr rootfs_size ${rootfs_size} / 0x100000
-setexpr rootfs_size ${rootfs_size} * 0x100000
-
-setenv bootargs console=ttyS0 memmap=0x${rootfs_size}\$${rootfs_phys} phram.phram=rootfs,${rootfs_phys},0x${rootfs_size} root=/dev/mtdblock0 rootfstype=squashfs ro init=/init ${extra_bootargs}
-echo "== bootargs: ${bootargs}"
-bootm ${kernel_addr}
+if tftpboot ${kernel_addr} uImage && tftpboot ${rootfs_addr} rootfs.squashfs; then
+	# Reserve the rootfs rounded up to 1 MiB (phram wants whole erase blocks).
+	setexpr rootfs_size ${filesize} + 0xfffff
+	setexpr rootfs_size ${rootfs_size} / 0x100000
+	setexpr rootfs_size ${rootfs_size} * 0x100000
+	setenv bootargs console=ttyS0 memmap=0x${rootfs_size}\$${rootfs_phys} phram.phram=rootfs,${rootfs_phys},0x${rootfs_size} root=/dev/mtdblock0 rootfstype=squashfs ro init=/init ${extra_bootargs}
+	echo "== bootargs: ${bootargs}"
+	bootm ${kernel_addr}
+else
+	echo "== boot.scr: a TFTP transfer failed, not booting"
+fi
