@@ -380,3 +380,26 @@ fn a_kconfig_syntax_error_names_file_and_line() {
         "{err}"
     );
 }
+
+#[test]
+fn a_symbol_without_a_prompt_names_its_selectors() {
+    if !on_build_machine("a_symbol_without_a_prompt_names_its_selectors") {
+        return;
+    }
+    let config = CONFIG.replace(
+        "CONFIG_CRC32=y\nCONFIG_NEEDS_CRC=y\n",
+        "# CONFIG_NEEDS_CRC is not set\n",
+    );
+    let linux = tree("noprompt", &config);
+    let f = fragment(&linux, "crc.fragment", "CONFIG_CRC32=y\n");
+    let out = check(&[&linux, &f]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "CONFIG_CRC32=y: got n: CRC32 has no prompt: only a select or a default sets it"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("    selected by: NEEDS_CRC [=n]"), "{err}");
+}

@@ -229,7 +229,7 @@ impl State<'_> {
                 .map(|s| format!("{} [={}]", s.by, self.value(&s.by)))
                 .collect();
             if !forcing.is_empty() {
-                return (format!("selected by {}", forcing.join(", ")), below);
+                return (format!("selected by {}", capped(&forcing)), below);
             }
             if let Some(i) = def.choice {
                 let c = &self.tree.choices[i];
@@ -379,7 +379,7 @@ impl State<'_> {
         if !forcing.is_empty() {
             out.push(format!(
                 "{pad}{name} [={value}] is on: selected by {}",
-                forcing.join(", ")
+                capped(&forcing)
             ));
         } else if self.main_def(name).is_some_and(|d| self.settable(d)) {
             out.push(format!(
@@ -404,17 +404,7 @@ impl State<'_> {
         if list.is_empty() {
             return;
         }
-        let shown = list.len().min(8);
-        let more = if list.len() > shown {
-            format!(" and {} more", list.len() - shown)
-        } else {
-            String::new()
-        };
-        out.push(format!(
-            "{}selected by: {}{more}",
-            indent(depth),
-            list[..shown].join(", ")
-        ));
+        out.push(format!("{}selected by: {}", indent(depth), capped(&list)));
     }
 
     /// A range the asked value is outside of.
@@ -460,6 +450,20 @@ impl State<'_> {
             })
             .min()
             .map(|(_, n)| n.clone())
+    }
+}
+
+/// At most 8 items, then how many more.
+fn capped(items: &[String]) -> String {
+    const SHOWN: usize = 8;
+    if items.len() <= SHOWN {
+        items.join(", ")
+    } else {
+        format!(
+            "{} and {} more",
+            items[..SHOWN].join(", "),
+            items.len() - SHOWN
+        )
     }
 }
 
