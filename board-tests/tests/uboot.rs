@@ -406,7 +406,7 @@ impl Drop for Board {
     }
 }
 
-/// Boots `board` to its U-Boot prompt, has it load and run `boot.scr`
+/// With `board` at its U-Boot prompt, has it load and run `boot.scr`
 /// from the TFTP server and waits for the kernel's shell. Saves and prints
 /// the console from `tftpboot` to the shell; returns the board and the
 /// console transcript and the seconds from typing `tftpboot` to the shell.
@@ -415,6 +415,7 @@ fn tftpboot_to_shell(
     name: &str,
     work: &Path,
     prompt: &str,
+    extra_bootargs: &str,
 ) -> (Board, String, f64) {
     let t = scaled(60);
     // In step with U-Boot: the output of this echo, then its prompt.
@@ -423,7 +424,11 @@ fn tftpboot_to_shell(
     board.uboot(prompt, "setenv ipaddr 10.0.2.15", t);
     board.uboot(prompt, "setenv serverip 10.0.2.2", t);
     board.uboot(prompt, "setenv netmask 255.255.255.0", t);
-    board.uboot(prompt, "setenv extra_bootargs panic=-1 earlycon", t);
+    board.uboot(
+        prompt,
+        &format!("setenv extra_bootargs {extra_bootargs}"),
+        t,
+    );
     let from = board.text().len();
     let start = Instant::now();
     let out = board.uboot(prompt, "tftpboot ${loadaddr} boot.scr", t);
@@ -564,7 +569,8 @@ fn uboot_tftpboot_mips_malta_be_squashfs_on_phram() {
         banner.contains("eth0: pcnet#0"),
         "no PCnet in U-Boot: {banner}"
     );
-    let (mut board, transcript, secs) = tftpboot_to_shell(board, "mips-malta", &work, "malta # ");
+    let (mut board, transcript, secs) =
+        tftpboot_to_shell(board, "mips-malta", &work, "malta # ", "panic=-1");
     for step in [
         "Filename 'uImage'",
         "Filename 'rootfs.squashfs'",
@@ -709,7 +715,8 @@ fn uboot_tftpboot_aarch64_virt_initramfs() {
     // Debian's build autoboots (distro boot) after 2 s: any key stops it.
     board.wait_for("Hit any key to stop autoboot", scaled(120));
     board.send_raw(" ");
-    let (mut board, transcript, secs) = tftpboot_to_shell(board, "aarch64-virt", &work, "=> ");
+    let (mut board, transcript, secs) =
+        tftpboot_to_shell(board, "aarch64-virt", &work, "=> ", "panic=-1 earlycon");
     for step in [
         "Filename 'uImage'",
         "Filename 'virt.dtb'",
