@@ -132,13 +132,20 @@ impl Tool {
                 println!("{} (limina) {}", self.name, env!("CARGO_PKG_VERSION"));
                 ExitCode::SUCCESS
             }
-            Parsed::Run(a) => match run(a) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("{}: {}", self.name, self.message(&e));
-                    ExitCode::from(self.family.failure_exit())
-                }
-            },
+            Parsed::Run(a) => self.finish(run(a)),
+        }
+    }
+
+    /// The end of every applet run: 0, or the error on stderr as one line
+    /// and the family's failure code. For applets whose flags a shared
+    /// parser of their own reads (the UBI tools' `ubi_args::run`).
+    pub(crate) fn finish(&self, result: anyhow::Result<()>) -> ExitCode {
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{}: {}", self.name, self.message(&e));
+                ExitCode::from(self.family.failure_exit())
+            }
         }
     }
 

@@ -3,15 +3,15 @@
 //! grouped flags `-vy`), sizes with `KiB`/`MiB`/`GiB`, and the exit codes.
 //!
 //! mtd-utils' UBI tools exit with 255 (`return -1` from `main`) on every
-//! error, usage errors included, and 0 on success; so do ours.
+//! error, usage errors included, and 0 on success; so do ours
+//! (`Family::UbiUtils` in the applet skeleton, docs/cli.md).
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
 use ubi::device::UbiDevice;
 
-/// Exit status of mtd-utils' UBI tools on any error.
-pub const EXIT_ERROR: u8 = crate::applet::Family::UbiUtils.failure_exit();
+use crate::applet::{Family, Tool};
 
 /// One option: short letter, long name, whether it takes a value.
 pub struct Opt {
@@ -138,19 +138,24 @@ pub fn utf8(args: Vec<OsString>) -> Result<Vec<String>, String> {
 }
 
 /// Runs an applet body: prints `NAME: error` on stderr and exits 255 on
-/// failure, or prints the usage on stdout for `Ok(Some(usage))`.
-pub fn run(name: &str, body: impl FnOnce() -> Result<Option<&'static str>, String>) -> ExitCode {
-    match body() {
-        Ok(None) => ExitCode::SUCCESS,
-        Ok(Some(usage)) => {
+/// failure (through the applet skeleton, `crate::applet::Tool::finish`),
+/// or prints the usage on stdout for `Ok(Some(usage))`.
+pub fn run(
+    name: &'static str,
+    body: impl FnOnce() -> Result<Option<&'static str>, String>,
+) -> ExitCode {
+    let tool = Tool {
+        name,
+        usage: "",
+        family: Family::UbiUtils,
+        strip: &[],
+    };
+    let result = body().map_err(anyhow::Error::msg).map(|usage| {
+        if let Some(usage) = usage {
             print!("{usage}");
-            ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("{name}: {e}");
-            ExitCode::from(EXIT_ERROR)
-        }
-    }
+    });
+    tool.finish(result)
 }
 
 /// The MTD device number of `/dev/mtdN` (or `mtdN`, or `N`).
