@@ -22,4 +22,15 @@ pub enum Command {
     ///
     /// Exit status: 0 all options hold, 1 some do not, 2 bad input.
     KconfigCheck(crate::kconfig_check::Args),
+    /// Write a commit's tree (or one file of it) out of a git repository,
+    /// as `git archive | tar -x` would, and print the commit id.
+    GitExport(crate::git::ExportArgs),
+    /// Check that a directory holds exactly the files of a commit (by git
+    /// blob id, kind and executable bit); print each difference.
+    ///
+    /// Exit status: 0 it does, 1 it does not, 2 bad input.
+    GitVerify(crate::git::VerifyArgs),
+    /// Serve a directory read-only over TFTP (RFC 1350, 2347-2349, 7440)
+    /// for U-Boot's tftpboot.
+    Tftpd(crate::tftpd::Args),
 }

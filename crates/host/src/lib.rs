@@ -1,6 +1,10 @@
 //! `limina-host`: the build machine's side of Limina, one binary with a
 //! subcommand per host feature.
 //!
+//! - `git` (`git-export`, `git-verify`): a commit's tree written out as
+//!   `git archive` would, and a directory checked against a pinned commit
+//!   by blob ids, on gix.
+//! - `tftpd`: the TFTP boot server for U-Boot's `tftpboot`.
 //! - [`kconfig_check`]: did every option of the kernel config fragments
 //!   land in `.config`, and why not ([`kconfig`] reads the Kconfig tree).
 //!
@@ -9,5 +13,9 @@
 
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "cli")]
+pub mod git;
 pub mod kconfig;
 pub mod kconfig_check;
+#[cfg(feature = "cli")]
+pub mod tftpd;

@@ -7,7 +7,7 @@ use std::error::Error as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use limina_host::{cli, kconfig_check};
+use limina_host::{cli, git, kconfig_check, tftpd};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
@@ -34,5 +34,30 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        cli::Command::GitExport(args) => anyhow_exit(git::export(args).map(|()| ExitCode::SUCCESS)),
+        cli::Command::GitVerify(args) => {
+            anyhow_exit(git::verify(args).map(|outcome| match outcome {
+                git::Outcome::Matches(n) => {
+                    eprintln!("limina-host: git-verify: {n} paths match {}", args.rev);
+                    ExitCode::SUCCESS
+                }
+                git::Outcome::Differs(lines) => {
+                    for l in lines {
+                        println!("{l}");
+                    }
+                    ExitCode::from(1)
+                }
+            }))
+        }
+        cli::Command::Tftpd(args) => anyhow_exit(tftpd::run(args).map(|()| ExitCode::SUCCESS)),
     }
+}
+
+/// The exit status of a subcommand reporting with anyhow: its error, with
+/// every cause, on one line, and 2.
+fn anyhow_exit(r: anyhow::Result<ExitCode>) -> ExitCode {
+    r.unwrap_or_else(|e| {
+        eprintln!("limina-host: {e:#}");
+        ExitCode::from(2)
+    })
 }

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+#[path = "all/git.rs"]
+mod git;
 #[cfg(feature = "real-kernel-tree")]
 #[path = "all/real_tree.rs"]
 mod real_tree;
