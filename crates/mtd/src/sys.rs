@@ -351,4 +351,101 @@ mod tests {
         let null = File::open("/dev/null").expect("/dev/null exists on Linux");
         assert_eq!(mem_get_info(null.as_fd()), Err(Errno::ENOTTY));
     }
+
+    /// The Rust side of every entry of `tests/abi/mtd.c`.
+    #[cfg(feature = "abi-probe")]
+    fn ours(name: &str) -> Option<u64> {
+        let n = |v: usize| Some(v as u64);
+        let m = MTD_IOC_MAGIC;
+        match name {
+            "MEMGETINFO" => Some(u64::from(as_u32(nix::request_code_read!(
+                m,
+                MEMGETINFO_NR,
+                size_of::<mtd_info_user>()
+            )))),
+            "MEMERASE64" => Some(u64::from(as_u32(nix::request_code_write!(
+                m,
+                MEMERASE64_NR,
+                size_of::<erase_info_user64>()
+            )))),
+            "MEMGETBADBLOCK" => Some(u64::from(as_u32(nix::request_code_write!(
+                m,
+                MEMGETBADBLOCK_NR,
+                size_of::<i64>()
+            )))),
+            "MEMSETBADBLOCK" => Some(u64::from(as_u32(nix::request_code_write!(
+                m,
+                MEMSETBADBLOCK_NR,
+                size_of::<i64>()
+            )))),
+            "MEMUNLOCK" => Some(u64::from(as_u32(nix::request_code_write!(
+                m,
+                MEMUNLOCK_NR,
+                size_of::<erase_info_user>()
+            )))),
+            "ECCGETSTATS" => Some(u64::from(as_u32(nix::request_code_read!(
+                m,
+                ECCGETSTATS_NR,
+                size_of::<mtd_ecc_stats>()
+            )))),
+            "sizeof(mtd_info_user)" => n(size_of::<mtd_info_user>()),
+            "offsetof(mtd_info_user, type)" => n(offset_of!(mtd_info_user, type_)),
+            "offsetof(mtd_info_user, flags)" => n(offset_of!(mtd_info_user, flags)),
+            "offsetof(mtd_info_user, size)" => n(offset_of!(mtd_info_user, size)),
+            "offsetof(mtd_info_user, erasesize)" => n(offset_of!(mtd_info_user, erasesize)),
+            "offsetof(mtd_info_user, writesize)" => n(offset_of!(mtd_info_user, writesize)),
+            "offsetof(mtd_info_user, oobsize)" => n(offset_of!(mtd_info_user, oobsize)),
+            "offsetof(mtd_info_user, padding)" => n(offset_of!(mtd_info_user, padding)),
+            "sizeof(erase_info_user)" => n(size_of::<erase_info_user>()),
+            "sizeof(erase_info_user64)" => n(size_of::<erase_info_user64>()),
+            "offsetof(erase_info_user64, length)" => n(offset_of!(erase_info_user64, length)),
+            "sizeof(mtd_ecc_stats)" => n(size_of::<mtd_ecc_stats>()),
+            "offsetof(mtd_ecc_stats, bbtblocks)" => n(offset_of!(mtd_ecc_stats, bbtblocks)),
+            _ => None,
+        }
+    }
+
+    /// The C compiler's view of the ABI, from `tests/abi/mtd.c`.
+    #[cfg(feature = "abi-probe")]
+    fn from_c() -> Vec<(String, u64)> {
+        use std::ffi::{c_char, CStr};
+
+        #[repr(C)]
+        struct Entry {
+            name: *const c_char,
+            value: u64,
+        }
+        extern "C" {
+            fn limina_mtd_abi(n: *mut usize) -> *const Entry;
+        }
+        let mut n = 0usize;
+        // SAFETY: the probe returns its static array of `n` entries, whose
+        // names are static NUL-terminated string literals.
+        unsafe {
+            let p = limina_mtd_abi(&mut n);
+            std::slice::from_raw_parts(p, n)
+                .iter()
+                .map(|e| {
+                    (
+                        CStr::from_ptr(e.name).to_string_lossy().into_owned(),
+                        e.value,
+                    )
+                })
+                .collect()
+        }
+    }
+
+    #[cfg(feature = "abi-probe")]
+    #[test]
+    fn request_numbers_and_layouts_match_the_c_compiler() {
+        let c = from_c();
+        assert_eq!(c.len(), 19, "the probe lists every ioctl and field");
+        for (name, value) in c {
+            assert_eq!(
+                ours(&name),
+                Some(value),
+                "{name}: Rust vs the C compiler for this target"
+            );
+        }
+    }
 }
