@@ -8,7 +8,7 @@ limina_cache=${LIMINA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/limina}
 limina_build=${LIMINA_BUILD_DIR:-$limina_root/build}
 # The crates whose tests compile a C probe of the kernel ABI for the target
 # (see scripts/gen-uapi): scripts/check and scripts/cross-test turn them on.
-abi_probe_features="mtd-rs/abi-probe limina-ubi/abi-probe limina-watchdog/abi-probe"
+abi_probe_features="mtd-rs/abi-probe limina-ubi/abi-probe limina-watchdog/abi-probe limina-kexec/abi-probe"
 
 say() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
 die() { printf '%s: error: %s\n' "${0##*/}" "$*" >&2; exit 1; }

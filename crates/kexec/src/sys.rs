@@ -311,3 +311,68 @@ pub fn page_size() -> u64 {
     let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     u64::try_from(n).ok().filter(|n| *n > 0).unwrap_or(4096)
 }
+
+#[cfg(all(test, feature = "abi-probe"))]
+mod tests {
+    use std::mem::{offset_of, size_of};
+
+    use super::*;
+
+    /// The Rust side of every entry of `tests/abi/kexec.c`.
+    fn ours(name: &str) -> Option<u64> {
+        let n = |v: usize| Some(v as u64);
+        match name {
+            "sizeof(kexec_segment)" => n(size_of::<KexecSegment>()),
+            "offsetof(kexec_segment, buf)" => n(offset_of!(KexecSegment, buf)),
+            "offsetof(kexec_segment, bufsz)" => n(offset_of!(KexecSegment, bufsz)),
+            "offsetof(kexec_segment, mem)" => n(offset_of!(KexecSegment, mem)),
+            "offsetof(kexec_segment, memsz)" => n(offset_of!(KexecSegment, memsz)),
+            "KEXEC_SEGMENT_MAX" => n(KEXEC_SEGMENT_MAX),
+            "KEXEC_FILE_UNLOAD" => Some(u64::from(uapi::KEXEC_FILE_UNLOAD)),
+            "KEXEC_FILE_NO_INITRAMFS" => Some(u64::from(uapi::KEXEC_FILE_NO_INITRAMFS)),
+            _ => None,
+        }
+    }
+
+    /// The C compiler's view of the ABI, from `tests/abi/kexec.c`.
+    fn from_c() -> Vec<(String, u64)> {
+        use std::ffi::{c_char, CStr};
+
+        #[repr(C)]
+        struct Entry {
+            name: *const c_char,
+            value: u64,
+        }
+        extern "C" {
+            fn limina_kexec_abi(n: *mut usize) -> *const Entry;
+        }
+        let mut n = 0usize;
+        // SAFETY: the probe returns its static array of `n` entries, whose
+        // names are static NUL-terminated string literals.
+        unsafe {
+            let p = limina_kexec_abi(&mut n);
+            std::slice::from_raw_parts(p, n)
+                .iter()
+                .map(|e| {
+                    (
+                        CStr::from_ptr(e.name).to_string_lossy().into_owned(),
+                        e.value,
+                    )
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn layout_and_flags_match_the_c_compiler() {
+        let c = from_c();
+        assert_eq!(c.len(), 8, "the probe lists the struct and flags");
+        for (name, value) in c {
+            assert_eq!(
+                ours(&name),
+                Some(value),
+                "{name}: Rust vs the C compiler for this target"
+            );
+        }
+    }
+}
