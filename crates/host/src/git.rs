@@ -62,6 +62,7 @@ enum Kind {
     Executable,
     Symlink,
     Submodule,
+    Directory,
 }
 
 impl Kind {
@@ -71,6 +72,7 @@ impl Kind {
             Kind::Executable => "an executable file",
             Kind::Symlink => "a symlink",
             Kind::Submodule => "a submodule",
+            Kind::Directory => "a directory",
         }
     }
 }
@@ -188,7 +190,7 @@ pub fn export(args: &ExportArgs) -> Result<()> {
                 .with_context(|| format!("{}: cannot read blob {}", path.display(), e.oid))?;
             match e.kind {
                 Kind::Symlink => {
-                    let target = relative_link(&obj.data, path)?;
+                    let target = link_target(&obj.data, path)?;
                     std::os::unix::fs::symlink(&target, &p)
                         .with_context(|| format!("{}: cannot create symlink", p.display()))?;
                 }
@@ -215,8 +217,8 @@ pub fn export(args: &ExportArgs) -> Result<()> {
 }
 
 /// A symlink's target as stored in the tree (any target is allowed, as in
-/// a checkout: it is not followed here).
-fn relative_link(data: &[u8], path: &Path) -> Result<PathBuf> {
+/// a checkout: it is written, never followed).
+fn link_target(data: &[u8], path: &Path) -> Result<PathBuf> {
     let s = data
         .to_str()
         .with_context(|| format!("{}: symlink target is not UTF-8", path.display()))?;
@@ -244,9 +246,10 @@ fn on_disk(path: &Path) -> Result<Option<(Kind, gix::ObjectId)>> {
             fs::read_link(path).with_context(|| format!("{}: cannot read link", path.display()))?;
         (Kind::Symlink, t.into_os_string().into_encoded_bytes())
     } else if meta.is_dir() {
-        // A submodule's place, or a directory where the commit has a file.
+        // A submodule's place (matched by kind alone), or a directory
+        // where the commit has a file.
         return Ok(Some((
-            Kind::Submodule,
+            Kind::Directory,
             gix::ObjectId::null(gix::hash::Kind::Sha1),
         )));
     } else {
@@ -294,7 +297,7 @@ pub fn verify(args: &VerifyArgs) -> Result<Outcome> {
         };
         match on_disk(&args.dir.join(path))? {
             None => problems.push(format!("{}: missing", path.display())),
-            Some((_, _)) if e.kind == Kind::Submodule => {}
+            Some((Kind::Directory, _)) if e.kind == Kind::Submodule => {}
             Some((kind, _)) if kind != e.kind => problems.push(format!(
                 "{}: {} here, {} in {}",
                 path.display(),

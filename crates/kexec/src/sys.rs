@@ -219,7 +219,7 @@ pub fn kexec_file_load(
     let initrd_fd = match initrd {
         Some(f) => f.as_raw_fd(),
         None => {
-            flags |= libc::KEXEC_FILE_NO_INITRAMFS as libc::c_ulong;
+            flags |= libc::c_ulong::from(uapi::KEXEC_FILE_NO_INITRAMFS);
             -1
         }
     };
@@ -275,7 +275,7 @@ pub fn unload(how: Unload) -> Result<()> {
                     -1 as libc::c_int,
                     0 as libc::c_ulong,
                     std::ptr::null::<libc::c_char>(),
-                    libc::KEXEC_FILE_UNLOAD as libc::c_ulong,
+                    libc::c_ulong::from(uapi::KEXEC_FILE_UNLOAD),
                 )
             };
             if r == -1 {
