@@ -13,3 +13,25 @@ if [ ! -f "$data" ]; then
 	tr '\000' '\377' < /dev/zero | head -c 16777216 > "$data.tmp"
 	mv "$data.tmp" "$data"
 fi
+
+# The tftpboot developer loop (boot.cmd, docs/tftpboot.md): uImage, an LZMA
+# uImage of vmlinux as U-Boot's bootm wants it, with the load address of the
+# ELF's first PT_LOAD segment (where `objcopy -O binary` starts) and its
+# entry point. boot.scr is Buildroot's (BR2_PACKAGE_HOST_UBOOT_TOOLS_BOOT_SCRIPT).
+vmlinux=$binaries_dir/vmlinux
+if [ -f "$vmlinux" ]; then
+	objcopy=
+	for tool in "$HOST_DIR"/bin/*-buildroot-linux-*-objcopy; do
+		[ -x "$tool" ] && objcopy=$tool && break
+	done
+	[ -n "$objcopy" ] || { echo "post-image: no cross objcopy in $HOST_DIR/bin" >&2; exit 1; }
+	load=$(LC_ALL=C readelf -lW "$vmlinux" | awk '$1 == "LOAD" { print $4; exit }')
+	entry=$(LC_ALL=C readelf -hW "$vmlinux" | awk '/Entry point address:/ { print $4 }')
+	[ -n "$load" ] && [ -n "$entry" ] || { echo "post-image: no load/entry address in $vmlinux" >&2; exit 1; }
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	"$objcopy" -O binary "$vmlinux" "$tmp/vmlinux.bin"
+	xz --format=lzma -6 -c "$tmp/vmlinux.bin" > "$tmp/vmlinux.bin.lzma"
+	mkimage -A mips -O linux -T kernel -C lzma -a "$load" -e "$entry" \
+		-n "Limina qemu-mips" -d "$tmp/vmlinux.bin.lzma" "$binaries_dir/uImage" > /dev/null
+fi
