@@ -130,7 +130,7 @@ impl Drop for Console {
     }
 }
 
-fn images_dir(board: &str) -> PathBuf {
+pub(crate) fn images_dir(board: &str) -> PathBuf {
     std::env::var_os("LIMINA_BR_OUTPUT")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("output"))
@@ -139,7 +139,7 @@ fn images_dir(board: &str) -> PathBuf {
 }
 
 /// The images a board test needs, or the reason to skip (printed).
-fn built_images(board: &str, files: &[&str]) -> Option<PathBuf> {
+pub(crate) fn built_images(board: &str, files: &[&str]) -> Option<PathBuf> {
     let images = images_dir(board);
     let absent: Vec<&str> = files
         .iter()

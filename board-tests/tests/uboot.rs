@@ -570,7 +570,7 @@ fn uboot_tftpboot_mips_malta_be_squashfs_on_phram() {
         "no PCnet in U-Boot: {banner}"
     );
     let (mut board, transcript, secs) =
-        tftpboot_to_shell(board, "mips-malta", &work, "malta # ", "panic=-1");
+        tftpboot_to_shell(board, "mips-malta", &work, "malta # ", "init=/init panic=-1");
     for step in [
         "Filename 'uImage'",
         "Filename 'rootfs.squashfs'",
@@ -779,4 +779,115 @@ fn uboot_boot_scr_stops_before_bootm_when_a_file_is_missing() {
     assert!(!out.contains("## Booting kernel"), "{out}");
     let log = std::fs::read_to_string(work.join("tftpd.log")).check("tftpd.log");
     assert!(log.contains("refused \"uImage\""), "{log}");
+}
+
+/// The qemu-mips Buildroot build's own tftpboot images (`uImage`,
+/// `boot.scr`, `rootfs.squashfs` in `images/`, made by the board's
+/// post-image.sh and host-uboot-tools), booted by U-Boot from our TFTP
+/// server: the firmware comes up on its phram root and s6-rc brings the
+/// default bundle up. Skipped (with a message) when the board is not built.
+#[test]
+#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
+fn uboot_tftpboot_buildroot_qemu_mips_image() {
+    let files = ["uImage", "boot.scr", "rootfs.squashfs"];
+    let Some(images) = crate::buildroot::built_images("qemu-mips", &files) else {
+        return;
+    };
+    let (work, tftp) = work_dir("buildroot-qemu-mips");
+    for f in files {
+        std::fs::copy(images.join(f), tftp.join(f)).check("copy the board's image");
+    }
+    let squashfs = tftp.join("rootfs.squashfs");
+    let squashfs_len = std::fs::metadata(&squashfs).check("squashfs").len();
+    let squashfs_sum = sha256(&squashfs);
+    // The images are what U-Boot expects: mkimage describes them.
+    let info = tool_output("mkimage", &["-l", &tftp.join("uImage").display().to_string()]);
+    assert!(
+        info.contains("MIPS Linux Kernel Image (lzma compressed)"),
+        "uImage: {info}"
+    );
+    let info = tool_output("mkimage", &["-l", &tftp.join("boot.scr").display().to_string()]);
+    assert!(info.contains("Script"), "boot.scr: {info}");
+
+    let mut board = start_malta(&tftp, &work);
+    board.wait_for("malta # ", scaled(120));
+    let t = scaled(60);
+    board.send("echo UBOOT-SYNC");
+    board.wait_for("UBOOT-SYNC\nmalta # ", t);
+    for cmd in [
+        "setenv ipaddr 10.0.2.15",
+        "setenv serverip 10.0.2.2",
+        "setenv netmask 255.255.255.0",
+        "setenv extra_bootargs panic=-1",
+    ] {
+        board.uboot("malta # ", cmd, t);
+    }
+    let from = board.text().len();
+    let start = Instant::now();
+    let out = board.uboot("malta # ", "tftpboot ${loadaddr} boot.scr", t);
+    assert!(out.contains("Bytes transferred = "), "tftpboot: {out}");
+    board.send("source ${loadaddr}");
+    board.wait_for("login:", scaled(400));
+    let secs = start.elapsed().as_secs_f64();
+    let transcript = format!("malta # {}", &board.text()[from..]);
+    std::fs::write(work.join("transcript.txt"), &transcript).check("transcript");
+    for step in [
+        "Filename 'uImage'",
+        "Filename 'rootfs.squashfs'",
+        "MIPS Linux Kernel Image (lzma compressed)",
+        "Uncompressing Kernel Image",
+        "VFS: Mounted root (squashfs filesystem) readonly on device 31:0",
+    ] {
+        assert!(transcript.contains(step), "{step:?} not in the transcript");
+    }
+    board.send("root");
+    board.wait_for("# ", scaled(30));
+    // No echo, no kernel messages: the harness's marker protocol.
+    board.send("stty -echo; dmesg -n 1; export PS1=''");
+    board.run(":");
+
+    let cmdline = board.run_ok("cat /proc/cmdline");
+    assert!(
+        cmdline.contains("root=/dev/mtdblock0") && cmdline.contains("memmap="),
+        "{cmdline}"
+    );
+    let mounts = board.run_ok("cat /proc/self/mountinfo");
+    let root_line = mounts
+        .lines()
+        .find(|l| l.split_whitespace().nth(4) == Some("/"))
+        .check_some("the / line of mountinfo");
+    assert_eq!(
+        root_line.split_whitespace().nth(2),
+        Some("31:0"),
+        "/ is not on mtdblock0: {root_line}"
+    );
+    let sum = board.run_ok(&format!(
+        "head -c {squashfs_len} /dev/mtdblock0 | sha256sum"
+    ));
+    assert!(
+        sum.starts_with(&squashfs_sum),
+        "mtdblock0 {sum} != rootfs.squashfs {squashfs_sum}"
+    );
+    // The firmware itself: s6-linux-init, and the default bundle up.
+    let init = board.run_ok("readlink /sbin/init");
+    assert!(init.contains("s6-linux-init"), "init: {init}");
+    board.run_ok(
+        "for i in $(seq 120); do s6-rc -u change default 2>/dev/null && break; sleep 1; done; \
+         s6-rc -u change default",
+    );
+    let up = board.run_ok("s6-rc -a list");
+    for service in ["getty", "syslogd", "dropbear"] {
+        assert!(
+            up.lines().any(|l| l.trim() == service),
+            "{service} not up:\n{up}"
+        );
+    }
+    eprintln!(
+        "buildroot qemu-mips: tftpboot to login {secs:.1} s; root {root_line}\n\
+         ---- transcript in {} ----",
+        work.join("transcript.txt").display()
+    );
+    // Dropping the board stops QEMU (the image's own poweroff is tested by
+    // the buildroot:: tests).
+    drop(board);
 }

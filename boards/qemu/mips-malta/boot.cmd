@@ -5,7 +5,10 @@
 #   setenv ipaddr 10.0.2.15; setenv serverip 10.0.2.2
 #   tftpboot ${loadaddr} boot.scr; source ${loadaddr}
 #
-# The TFTP directory holds:
+# extra_bootargs: appended to the kernel command line (e.g. panic=-1).
+#
+# The TFTP directory holds (a qemu-mips build makes them in images/:
+# boards/qemu/mips-malta/post-image.sh and host-uboot-tools' boot script):
 #   uImage           the kernel: an LZMA uImage of vmlinux, with load and
 #                    entry addresses from the ELF (malta: 0x80100000 and
 #                    e_entry); malta's kernel has its device tree built in,
@@ -32,7 +35,7 @@ if tftpboot ${kernel_addr} uImage && tftpboot ${rootfs_addr} rootfs.squashfs; th
 	setexpr rootfs_size ${filesize} + 0xfffff
 	setexpr rootfs_size ${rootfs_size} / 0x100000
 	setexpr rootfs_size ${rootfs_size} * 0x100000
-	setenv bootargs console=ttyS0 memmap=0x${rootfs_size}\$${rootfs_phys} phram.phram=rootfs,${rootfs_phys},0x${rootfs_size} root=/dev/mtdblock0 rootfstype=squashfs ro init=/init ${extra_bootargs}
+	setenv bootargs console=ttyS0 memmap=0x${rootfs_size}\$${rootfs_phys} phram.phram=rootfs,${rootfs_phys},0x${rootfs_size} root=/dev/mtdblock0 rootfstype=squashfs ro ${extra_bootargs}
 	echo "== bootargs: ${bootargs}"
 	bootm ${kernel_addr}
 else
