@@ -36,8 +36,10 @@ use std::process::ExitCode;
 pub struct Applet {
     /// The name it is called by (argv\[0\] or `limina <name>`).
     pub name: &'static str,
-    /// One line for `limina --list` and `--help`.
+    /// One line for `limina --help`.
     pub summary: &'static str,
+    /// The usage, printed for `APPLET --help` (see [`crate::dispatch`]).
+    pub usage: &'static str,
     /// Runs the applet; receives its own argv, argv\[0\] being the applet name.
     pub main: fn(Vec<OsString>) -> ExitCode,
 }

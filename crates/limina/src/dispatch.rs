@@ -2,6 +2,14 @@
 //!
 //! The table is a plain sorted slice so that `--list` and lookup cost nothing
 //! at start-up (no registration, no allocation before the applet runs).
+//!
+//! `APPLET --help` and `APPLET --version` are answered here, for every
+//! applet, before the applet sees its arguments: no applet can forget them,
+//! and none can take them for an operand (`output-path --help` would
+//! otherwise look for a service named `--help`). As in busybox, only a
+//! lone `--help` or `--version` counts: `output wan mtu --help` still
+//! prints the default `--help`, and applets that take `-h`/`--help` among
+//! other options keep doing so in their own parsers.
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
@@ -33,7 +41,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
         .map(OsStr::to_os_string)
         .unwrap_or_else(|| argv0.clone());
     if let Some(applet) = find(&base) {
-        return (applet.main)(args);
+        return run_applet(applet, args);
     }
     let mut rest = args.into_iter().skip(1);
     match rest.next() {
@@ -63,7 +71,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             Some(applet) => {
                 let mut argv = vec![name];
                 argv.extend(rest);
-                (applet.main)(argv)
+                run_applet(applet, argv)
             }
             None => {
                 eprintln!("limina: applet not found: {}", name.to_string_lossy());
@@ -71,6 +79,36 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             }
         },
     }
+}
+
+/// Runs an applet with its argv (argv\[0\] its name), answering a lone
+/// `--help` or `--version` itself.
+fn run_applet(applet: &Applet, args: Vec<OsString>) -> ExitCode {
+    if let [_, flag] = args.as_slice() {
+        if flag == "--help" {
+            let mut out = std::io::stdout().lock();
+            // A closed stdout (`APPLET --help | head -1`) is no error.
+            let _ = writeln!(
+                out,
+                "{}: {}\n{}",
+                applet.name,
+                applet.summary,
+                applet.usage.trim_end()
+            );
+            return ExitCode::SUCCESS;
+        }
+        if flag == "--version" {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(
+                out,
+                "{} (limina) {}",
+                applet.name,
+                env!("CARGO_PKG_VERSION")
+            );
+            return ExitCode::SUCCESS;
+        }
+    }
+    (applet.main)(args)
 }
 
 fn usage(out: &mut dyn Write) {

@@ -14,6 +14,9 @@
 //!   (`{{ output("wan", "ifname") }}`).
 //! - [`adapter`]: turn the environment of busybox `udhcpc`, `odhcp6c` and
 //!   pppd hook scripts into output sets.
+//! - [`assign`] and [`file_watch`]: sets written as `KEY=VALUE` arguments
+//!   or files, for shell services (`output-publish`), and waiting for such
+//!   a file to change.
 //! - [`acquire`]: apply a service's addresses, routes and delegated
 //!   prefixes to interfaces over rtnetlink, removing only what it added.
 //!
@@ -44,6 +47,8 @@
 
 pub mod acquire;
 pub mod adapter;
+pub mod assign;
+pub mod file_watch;
 mod name;
 mod set;
 mod store;

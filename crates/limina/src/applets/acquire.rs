@@ -38,9 +38,11 @@ use limina_outputs::{OutputSet, Store, StoreError};
 
 use super::outputs_cli::{fail, notify_fd, store_and_args, utf8, EXIT_ERROR, EXIT_USAGE};
 
-const WAN_USAGE: &str = "usage: acquire-wan-address [-d DIR] [-w] [-x] [-i IFNAME] [-R] \
+pub(crate) const WAN_USAGE: &str =
+    "usage: acquire-wan-address [-d DIR] [-w] [-x] [-i IFNAME] [-R] \
 [-m METRIC] [-o STATE] [-n FD] SERVICE";
-const PREFIX_USAGE: &str = "usage: acquire-delegated-prefix [-d DIR] [-w] [-x] -i LANIF \
+pub(crate) const PREFIX_USAGE: &str =
+    "usage: acquire-delegated-prefix [-d DIR] [-w] [-x] -i LANIF \
 [-s SUBNET] [-o STATE] [-n FD] SERVICE";
 
 enum Kind {

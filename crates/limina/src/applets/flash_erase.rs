@@ -21,7 +21,8 @@ use mtd::{Flash, OpenMode};
 use super::mtd_args;
 use crate::applet::{Family, Parsed, Tool};
 
-const USAGE: &str = "usage: flash_erase [-q] [-N|--noskipbad] [-u|--unlock] DEVICE START COUNT";
+pub(crate) const USAGE: &str =
+    "usage: flash_erase [-q] [-N|--noskipbad] [-u|--unlock] DEVICE START COUNT";
 
 const TOOL: Tool = Tool {
     name: "flash_erase",

@@ -37,7 +37,7 @@ const TOOL: Tool = Tool {
     strip: &[],
 };
 
-const USAGE: &str = "usage: flashcp [-v] [-p|--partition] [-A|--erase-all] [-l|--wr-last] [-n|--dry-run] FILE DEVICE";
+pub(crate) const USAGE: &str = "usage: flashcp [-v] [-p|--partition] [-A|--erase-all] [-l|--wr-last] [-n|--dry-run] FILE DEVICE";
 
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Args {

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use limina_ifwait::{validate_ifname, Condition, IfWatch, Supervisor};
 
-const USAGE: &str = "usage: ifwait [--timeout SECONDS] [--supervise CMD [--debounce MS]] \
+pub(crate) const USAGE: &str =
+    "usage: ifwait [--timeout SECONDS] [--supervise CMD [--debounce MS]] \
 [--global] IFNAME present|up|running|carrier|ipv4|ipv6";
 
 const EXIT_ERROR: u8 = crate::applet::Family::Limina.failure_exit();

@@ -54,7 +54,7 @@ const TOOL: Tool = Tool {
     strip: &["kexec: "],
 };
 
-const USAGE: &str =
+pub(crate) const USAGE: &str =
     "usage: kexec [-l|--load KERNEL] [-e|--exec] [-u|--unload] [-s|--kexec-file-syscall] \
 [--initrd FILE] [--dtb FILE] [--command-line STR] [--append STR] [--reuse-cmdline] [-d] [KERNEL]";
 

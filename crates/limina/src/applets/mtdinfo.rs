@@ -22,7 +22,7 @@ use mtd::{DeviceSpec, MtdInfo};
 
 use crate::applet::{Family, Parsed, Tool};
 
-const USAGE: &str = "usage: mtdinfo [DEVICE] | mtdinfo -a|--all";
+pub(crate) const USAGE: &str = "usage: mtdinfo [DEVICE] | mtdinfo -a|--all";
 
 const TOOL: Tool = Tool {
     name: "mtdinfo",

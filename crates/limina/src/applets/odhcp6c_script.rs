@@ -23,6 +23,8 @@ use super::outputs_cli::{fail, notify_ready, service_or, utf8, EXIT_ERROR, EXIT_
 
 const NAME: &str = "odhcp6c-script";
 
+pub(crate) const USAGE: &str = "usage: odhcp6c-script IFACE STATE (run by odhcp6c -s)";
+
 /// Runs the applet.
 pub fn main(args: Vec<OsString>) -> ExitCode {
     let args = match utf8(&args) {
@@ -30,11 +32,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         Err(e) => return fail(NAME, e, EXIT_USAGE),
     };
     let [_, iface, state] = args.as_slice() else {
-        return fail(
-            NAME,
-            "usage: odhcp6c-script IFACE STATE (run by odhcp6c -s)",
-            EXIT_USAGE,
-        );
+        return fail(NAME, USAGE, EXIT_USAGE);
     };
     let env = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));

@@ -18,7 +18,7 @@ use limina_outputs::StoreError;
 
 use super::outputs_cli::{exit_for, fail, print_line, store_and_args, utf8, EXIT_USAGE};
 
-const USAGE: &str = "usage: output [-d DIR] SERVICE KEY [DEFAULT]";
+pub(crate) const USAGE: &str = "usage: output [-d DIR] SERVICE KEY [DEFAULT]";
 
 /// Runs the applet.
 pub fn main(args: Vec<OsString>) -> ExitCode {

@@ -15,7 +15,7 @@ use limina_outputs::StoreError;
 
 use super::outputs_cli::{exit_for, fail, print_line, store_and_args, utf8, EXIT_USAGE};
 
-const USAGE: &str = "usage: output-path [-d DIR] SERVICE [KEY]";
+pub(crate) const USAGE: &str = "usage: output-path [-d DIR] SERVICE [KEY]";
 
 /// Runs the applet.
 pub fn main(args: Vec<OsString>) -> ExitCode {

@@ -23,7 +23,7 @@ use limina_outputs::template::{self, TemplateError};
 
 use super::outputs_cli::{fail, store_and_args, EXIT_ERROR, EXIT_NO_KEY, EXIT_USAGE};
 
-const USAGE: &str = "usage: output-render [-d DIR] [-o FILE] TEMPLATE";
+pub(crate) const USAGE: &str = "usage: output-render [-d DIR] [-o FILE] TEMPLATE";
 
 fn write_atomic(path: &PathBuf, text: &str) -> std::io::Result<()> {
     let mode = std::fs::metadata(path)

@@ -17,7 +17,7 @@ use super::outputs_cli::{
     exit_for, fail, print_line, store_and_args, utf8, EXIT_NO_KEY, EXIT_USAGE,
 };
 
-const USAGE: &str = "usage: output-word [-d DIR] SERVICE KEY N [DEFAULT]";
+pub(crate) const USAGE: &str = "usage: output-word [-d DIR] SERVICE KEY N [DEFAULT]";
 
 /// Runs the applet.
 pub fn main(args: Vec<OsString>) -> ExitCode {

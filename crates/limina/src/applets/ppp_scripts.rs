@@ -23,6 +23,20 @@ use limina_outputs::Store;
 
 use super::outputs_cli::{fail, notify_ready, utf8, EXIT_ERROR, EXIT_USAGE};
 
+/// The usage of `ppp-ip-up`, with the arguments pppd passes.
+pub(crate) const IP_UP_USAGE: &str =
+    "usage: ppp-ip-up IFNAME TTY SPEED LOCAL REMOTE IPPARAM (run by pppd as ip-up-script)";
+/// The usage of `ppp-ip-down`.
+pub(crate) const IP_DOWN_USAGE: &str =
+    "usage: ppp-ip-down IFNAME TTY SPEED LOCAL REMOTE IPPARAM (run by pppd as ip-down-script)";
+/// The usage of `ppp-ipv6-up`.
+pub(crate) const IPV6_UP_USAGE: &str =
+    "usage: ppp-ipv6-up IFNAME TTY SPEED LOCAL REMOTE IPPARAM (run by pppd via /etc/ppp/ipv6-up)";
+/// The usage of `ppp-ipv6-down`.
+pub(crate) const IPV6_DOWN_USAGE: &str =
+    "usage: ppp-ipv6-down IFNAME TTY SPEED LOCAL REMOTE IPPARAM \
+(run by pppd via /etc/ppp/ipv6-down)";
+
 fn run(name: &str, script: Script, args: Vec<OsString>) -> ExitCode {
     let args = match utf8(&args) {
         Ok(a) => a,

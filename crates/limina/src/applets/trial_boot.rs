@@ -48,7 +48,8 @@ const TOOL: Tool = Tool {
     strip: &["kexec: "],
 };
 
-const USAGE: &str = "usage: trial-boot [--dtb FILE] [--command-line STR] [--append STR] \
+pub(crate) const USAGE: &str =
+    "usage: trial-boot [--dtb FILE] [--command-line STR] [--append STR] \
 [--initrd FILE] [--address ADDR] [--root DEV] [--name NAME] [--erase-size N] [-l|--load-only] \
 [-n|--dry-run] KERNEL ROOTFS | FIRMWARE";
 

@@ -8,7 +8,7 @@ use ubi::device::{AttachRequest, Control, UBI_CTRL};
 
 use super::ubi_args::{mtd_number, narrow, number, parse, run, utf8, Opt};
 
-const USAGE: &str = "\
+pub(crate) const USAGE: &str = "\
 Usage: ubiattach [<UBI control device>] -m MTD_NUM | -p /dev/mtdX [-d UBI_NUM] [-O OFFSET] [-b N]
 
   -m, --mtdn=NUM            MTD device number to attach

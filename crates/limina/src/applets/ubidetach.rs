@@ -9,7 +9,7 @@ use ubi::device::{self, Control, SYSFS_UBI, UBI_CTRL};
 
 use super::ubi_args::{mtd_number, narrow, number, parse, run, utf8, Opt};
 
-const USAGE: &str = "\
+pub(crate) const USAGE: &str = "\
 Usage: ubidetach [<UBI control device>] -d UBI_NUM | -m MTD_NUM | -p /dev/mtdX
 
   -d, --devn=NUM       UBI device number to detach

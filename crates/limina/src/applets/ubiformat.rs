@@ -13,7 +13,7 @@ use ubi::format::{format, Options};
 
 use super::ubi_args::{bytes, narrow, number, parse, run, utf8, Opt};
 
-const USAGE: &str = "\
+pub(crate) const USAGE: &str = "\
 Usage: ubiformat <MTD device> [-f IMAGE|- [-S SIZE]] [-s SUBPAGE] [-O OFFSET] [-e EC] [-Q SEQ] [-n] [-y] [-q] [-v]
 
 Format an MTD device for UBI, or write a UBI image to it, keeping every

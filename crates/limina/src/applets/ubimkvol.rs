@@ -9,7 +9,7 @@ use ubi::device::{self, MkvolRequest, MkvolType, UbiDevice, SYSFS_UBI};
 
 use super::ubi_args::{bytes, device_node, narrow, number, parse, run, utf8, Opt};
 
-const USAGE: &str = "\
+pub(crate) const USAGE: &str = "\
 Usage: ubimkvol <UBI device> -N NAME [-n VOL_ID] (-s BYTES | -S LEBS | -m) [-t TYPE] [-a ALIGN] [-k]
 
   -N, --name=NAME        volume name (required)

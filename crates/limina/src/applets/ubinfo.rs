@@ -16,7 +16,7 @@ use ubi::inspect::{self, PebState};
 
 use super::ubi_args::{bytes, narrow, number, parse, run, utf8, Opt};
 
-const USAGE: &str = "\
+pub(crate) const USAGE: &str = "\
 Usage: ubinfo [-d UBI_NUM [-n VOL_ID | -N NAME]] [-a] [/dev/ubiX | /dev/ubiX_Y]
        ubinfo [-p PEB_SIZE] [-a] IMAGE_FILE
        ubinfo [-a] /dev/mtdX | mtd:NAME

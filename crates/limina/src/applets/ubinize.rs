@@ -16,7 +16,7 @@ use ubi::image::{Geometry, Params, Plan};
 
 use super::ubi_args::{bytes, narrow, number, parse, run, utf8, Opt};
 
-const USAGE: &str = "\
+pub(crate) const USAGE: &str = "\
 Usage: ubinize [options] <ini-file>
 
 Generate a UBI image from the volumes described in <ini-file>.

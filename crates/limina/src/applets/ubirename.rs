@@ -10,7 +10,7 @@ use ubi::device::UbiDevice;
 
 use super::ubi_args::{run, utf8};
 
-const USAGE: &str = "\
+pub(crate) const USAGE: &str = "\
 Usage: ubirename <UBI device> OLD_NAME NEW_NAME [OLD_NAME NEW_NAME ...]
 
 Rename up to 32 volumes in one atomic step (names may be swapped).

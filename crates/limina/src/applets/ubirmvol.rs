@@ -8,7 +8,7 @@ use ubi::device::UbiDevice;
 
 use super::ubi_args::{device_node, parse, run, utf8, volume_id, Opt};
 
-const USAGE: &str = "\
+pub(crate) const USAGE: &str = "\
 Usage: ubirmvol <UBI device> -n VOL_ID | -N NAME
 
   -n, --vol_id=ID  volume ID

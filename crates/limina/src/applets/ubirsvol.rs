@@ -9,7 +9,7 @@ use ubi::device::{self, UbiDevice, SYSFS_UBI};
 
 use super::ubi_args::{bytes, device_node, number, parse, run, utf8, volume_id, Opt};
 
-const USAGE: &str = "\
+pub(crate) const USAGE: &str = "\
 Usage: ubirsvol <UBI device> (-n VOL_ID | -N NAME) (-s BYTES | -S LEBS)
 
   -n, --vol_id=ID   volume ID

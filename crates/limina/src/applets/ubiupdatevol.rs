@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use super::ubi_args::{bytes, parse, run, utf8, Opt};
 
-const USAGE: &str = "\
+pub(crate) const USAGE: &str = "\
 Usage: ubiupdatevol <UBI volume node> [-s BYTES] IMAGE|-
        ubiupdatevol <UBI volume node> -t
 

@@ -24,14 +24,12 @@ use super::outputs_cli::{fail, notify_ready, service_or, EXIT_ERROR, EXIT_USAGE}
 
 const NAME: &str = "udhcpc-script";
 
+pub(crate) const USAGE: &str = "usage: udhcpc-script EVENT (run by udhcpc -s)";
+
 /// Runs the applet.
 pub fn main(args: Vec<OsString>) -> ExitCode {
     let [_, event] = args.as_slice() else {
-        return fail(
-            NAME,
-            "usage: udhcpc-script EVENT (run by udhcpc -s)",
-            EXIT_USAGE,
-        );
+        return fail(NAME, USAGE, EXIT_USAGE);
     };
     let event = event.to_string_lossy();
     let env = std::env::vars_os()

@@ -30,7 +30,7 @@ use limina_outputs::watch::{parse_signal, Action, PidSource, Watched, Watcher};
 
 use super::outputs_cli::{fail, notify_fd, store_and_args, EXIT_USAGE};
 
-const USAGE: &str =
+pub(crate) const USAGE: &str =
     "usage: watch-outputs [-d DIR] [-1] [-n FD] (-r SERVICEDIR | -s SIGNAL (-p PID | -P PIDFILE)) \
 WATCH... | watch-outputs [-d DIR] [-1] [-n FD] WATCH... -- COMMAND [ARG...] | \
 watch-outputs [-d DIR] -n FD WATCH...";

@@ -38,7 +38,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
-const USAGE: &str =
+pub(crate) const USAGE: &str =
     "usage: watchdog [-c CONFIG] [-d DEVICE] [-t TIMEOUT] [-i INTERVAL] [-H HEAD_START] \
 [--service DIR] [--ready DIR] [--interface IF] [--file PATH] [--command CMD] \
 [--command-deadline SECS] [--hand-off-exec CMD] | --info [-d DEVICE]";
