@@ -24,6 +24,7 @@
 #                       cross tests under qemu-user, VM tests, size report
 #   make setup          install the tools the tests need (root, Debian 12)
 #   make fmt clippy test
+#   make docs           every shell command of docs/ run or covered (scripts/docs-check)
 #   make host-root      host tests needing root (netns, dnsmasq)
 #   make br2-tree       offline checks of the Buildroot tree
 #   make cross-test     library tests for mips, mipsel, armv7, aarch64
@@ -35,7 +36,7 @@ CHECK := scripts/check
 CROSS_TARGETS := mips-unknown-linux-gnu mipsel-unknown-linux-gnu \
 	armv7-unknown-linux-gnueabihf aarch64-unknown-linux-musl
 
-.PHONY: help check setup fmt clippy test host-root br2-tree cross-test vm-assets vm-tests size-report
+.PHONY: help check setup fmt docs clippy test host-root br2-tree cross-test vm-assets vm-tests size-report
 
 help:
 	@sed -n '3,/^[^#]/{/^#/p}' Makefile | sed 's/^# \{0,1\}//'
@@ -49,7 +50,7 @@ check:
 setup:
 	scripts/setup
 
-fmt clippy test host-root br2-tree vm-assets vm-tests size-report:
+fmt docs clippy test host-root br2-tree vm-assets vm-tests size-report:
 	$(CHECK) $@
 
 cross-test:
