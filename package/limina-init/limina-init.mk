@@ -34,12 +34,34 @@ define LIMINA_INIT_REMOVE_DROPBEAR
 endef
 endif
 
+# The router services: the router file rendered into s6-rc source
+# definitions (into the "router" bundle, part of "default") and the files
+# they read (/etc/limina/router). The render checks the file first and
+# writes nothing when it is wrong.
+LIMINA_INIT_ROUTER_FILE = $(call qstrip,$(BR2_PACKAGE_LIMINA_INIT_ROUTER_FILE))
+ifeq ($(BR2_PACKAGE_LIMINA_INIT_ROUTER),y)
+ifeq ($(LIMINA_INIT_ROUTER_FILE),)
+$(error BR2_PACKAGE_LIMINA_INIT_ROUTER_FILE is empty: name the router file (docs/router.md))
+endif
+LIMINA_INIT_DEPENDENCIES += host-limina-host
+define LIMINA_INIT_INSTALL_ROUTER
+	rm -rf $(@D)/router
+	$(HOST_DIR)/bin/limina-host router render $(LIMINA_INIT_ROUTER_FILE) $(@D)/router
+	cp -a $(@D)/router/s6-rc/. $(TARGET_DIR)/etc/s6-rc/source/
+	touch $(TARGET_DIR)/etc/s6-rc/source/default/contents.d/router
+	rm -rf $(TARGET_DIR)/etc/limina/router
+	mkdir -p $(TARGET_DIR)/etc/limina
+	cp -a $(@D)/router/etc $(TARGET_DIR)/etc/limina/router
+endef
+endif
+
 define LIMINA_INIT_INSTALL_TARGET_CMDS
 	rm -rf $(TARGET_DIR)/etc/s6-rc/source
 	mkdir -p $(TARGET_DIR)/etc/s6-rc
 	cp -a $(@D)/services $(TARGET_DIR)/etc/s6-rc/source
 	$(LIMINA_INIT_INSTALL_GETTY)
 	$(LIMINA_INIT_REMOVE_DROPBEAR)
+	$(LIMINA_INIT_INSTALL_ROUTER)
 	$(INSTALL) -D -m 0755 $(@D)/libexec/mount-fs \
 		$(TARGET_DIR)/usr/libexec/limina-init/mount-fs
 	$(INSTALL) -D -m 0755 $(@D)/libexec/mount-data \
