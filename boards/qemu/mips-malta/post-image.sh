@@ -14,7 +14,7 @@ if [ ! -f "$data" ]; then
 	mv "$data.tmp" "$data"
 fi
 
-# The tftpboot developer loop (boot.cmd, docs/tftpboot.md): uImage, an LZMA
+# The tftpboot developer loop (boot.cmd, docs/getting-started.md "TFTP boot"): uImage, an LZMA
 # uImage of vmlinux as U-Boot's bootm wants it, with the load address of the
 # ELF's first PT_LOAD segment (where `objcopy -O binary` starts) and its
 # entry point. boot.scr is Buildroot's (BR2_PACKAGE_HOST_UBOOT_TOOLS_BOOT_SCRIPT).
