@@ -36,7 +36,7 @@ use std::process::ExitCode;
 pub struct Applet {
     /// The name it is called by (argv\[0\] or `limina <name>`).
     pub name: &'static str,
-    /// One line for `limina --help`.
+    /// One line for `limina --help` and `APPLET --help`.
     pub summary: &'static str,
     /// The usage, printed for `APPLET --help` (see [`crate::dispatch`]).
     pub usage: &'static str,
