@@ -33,4 +33,10 @@ pub enum Command {
     /// Serve a directory read-only over TFTP (RFC 1350, 2347-2349, 7440)
     /// for U-Boot's tftpboot.
     Tftpd(crate::tftpd::Args),
+    /// Check a router file (router.toml), render it into an s6-rc source
+    /// tree, or draw its service graph.
+    ///
+    /// Exit status: 0 fine, 1 the file has mistakes (one line each) or the
+    /// tree could not be written, 2 bad usage.
+    Router(crate::router::Args),
 }

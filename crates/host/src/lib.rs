@@ -4,6 +4,8 @@
 //! - `git` (`git-export`, `git-verify`): a commit's tree written out as
 //!   `git archive` would, and a directory checked against a pinned commit
 //!   by blob ids, on gix.
+//! - `router` (`router check`, `render`, `graph`): router.toml into an
+//!   s6-rc source tree, on `limina-services`.
 //! - `tftpd`: the TFTP boot server for U-Boot's `tftpboot`.
 //! - [`kconfig_check`]: did every option of the kernel config fragments
 //!   land in `.config`, and why not ([`kconfig`] reads the Kconfig tree).
@@ -17,5 +19,7 @@ pub mod cli;
 pub mod git;
 pub mod kconfig;
 pub mod kconfig_check;
+#[cfg(feature = "cli")]
+pub mod router;
 #[cfg(feature = "cli")]
 pub mod tftpd;
