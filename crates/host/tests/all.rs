@@ -14,6 +14,8 @@ mod git;
 #[cfg(feature = "real-kernel-tree")]
 #[path = "all/real_tree.rs"]
 mod real_tree;
+#[path = "all/router.rs"]
+mod router;
 
 /// These tests run the built binary, which a cross-target run cannot
 /// (`scripts/cross-test` under qemu-user and the MIPS VM set
