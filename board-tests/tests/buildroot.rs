@@ -359,9 +359,14 @@ fn qemu_board(board: &str, readme_dir: &str, files: &[&str], extra: impl FnOnce(
     );
     check_system(&mut console);
     extra(&mut console);
-    // No service configures the network yet (the router services come
-    // with the router file): give eth0 QEMU user networking's address.
-    console.run_ok("ip addr add 10.0.2.15/24 dev eth0");
+    // A board without the router services has no DHCP client running:
+    // give eth0 QEMU user networking's address (the QEMU router's wan
+    // service has it from QEMU's DHCP server by now).
+    console.run_ok(
+        "if [ -d /etc/limina/router ]; then for i in $(seq 60); do \
+         ip -4 addr show dev eth0 | grep -q 10.0.2.15 && break; sleep 1; done; fi; \
+         ip -4 addr show dev eth0 | grep -q 10.0.2.15 || ip addr add 10.0.2.15/24 dev eth0",
+    );
     let banner = ssh_banner(port, Duration::from_secs(60));
     assert!(
         banner.starts_with("SSH-2.0-dropbear"),
@@ -555,4 +560,215 @@ fn qemu_line_follows_the_readme() {
     assert!(args
         .iter()
         .any(|a| a.contains("/img/data.img") && a.contains("index=1")));
+}
+
+/// Seconds since the guest booted (`/proc/uptime`).
+fn guest_uptime(console: &mut Console) -> f64 {
+    let up = console.run_ok("cut -d' ' -f1 /proc/uptime");
+    up.trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("/proc/uptime {up:?}: {e}"))
+}
+
+/// The QEMU router (boards/qemu/router.toml, built into qemu-mips): its
+/// WAN gets a lease from QEMU's user network and the services that
+/// consume it follow (address, default route, the firewall's wan set); a
+/// LAN client (a second QEMU, x86_64, on the router's socket network) gets
+/// a lease from the router's dnsmasq and reaches the host through the
+/// router's NAT; stopping the WAN client withdraws the route and the set
+/// element, starting it restores them, and the LAN services are not
+/// restarted meanwhile. Prints the timings.
+#[test]
+#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
+fn qemu_mips_router_serves_its_lan_through_the_wan() {
+    use limina_board_tests::{Machine, Vm, VmConfig};
+
+    let Some(images) = built_images("qemu-mips", &["vmlinux", "rootfs.squashfs", "data.img"])
+    else {
+        return;
+    };
+    let readme = workspace_root().join("boards/qemu/mips-malta/readme.txt");
+    let mut args = qemu_line(&readme, "qemu-mips_defconfig", &images);
+    // A LAN of this test's own (another multicast port than the readme's).
+    let lan_port = free_port();
+    let lan = format!("230.0.0.1:{lan_port}");
+    for a in args.iter_mut() {
+        if a.contains("mcast=230.0.0.1:1234") {
+            *a = a.replace("230.0.0.1:1234", &lan);
+        }
+    }
+    assert!(
+        args.iter().any(|a| a.contains(&lan)),
+        "no LAN socket network in the readme's QEMU line: {args:?}"
+    );
+    let started = Instant::now();
+    let mut router = Console::spawn(&args);
+    login(&mut router);
+    let all_up = guest_uptime(&mut router);
+    eprintln!(
+        "qemu-router: every service of the default bundle up {all_up:.1} s after the kernel started \
+         ({:.1} s after QEMU started)",
+        started.elapsed().as_secs_f64()
+    );
+    let up = router.run_ok("s6-rc -a list");
+    for service in [
+        "link-wan",
+        "link-lan-port",
+        "bridge-lan",
+        "address-lan4",
+        "wan",
+        "wan-address",
+        "dnsmasq",
+        "firewall",
+        "firewall-sets",
+        "ntp",
+        "secrets",
+        "watchdog",
+    ] {
+        assert!(
+            up.lines().any(|l| l.trim() == service),
+            "router service {service} is not up:\n{up}"
+        );
+    }
+
+    // The WAN: QEMU's DHCP server's lease, published and applied.
+    assert_eq!(router.run_ok("output wan ip").trim(), "10.0.2.15");
+    assert_eq!(router.run_ok("output wan router").trim(), "10.0.2.2");
+    let addrs = router.run_ok("ip -4 addr show dev eth0");
+    assert!(addrs.contains("inet 10.0.2.15/24"), "{addrs}");
+    let route = router.run_ok("ip route show default");
+    assert!(route.contains("via 10.0.2.2 dev eth0"), "{route}");
+    let set = router.run_ok("nft list set inet limina wan_ifaces");
+    assert!(set.contains("\"eth0\""), "{set}");
+    let lan_addr = router.run_ok("ip -4 addr show dev br-lan");
+    assert!(lan_addr.contains("inet 192.168.8.1/24"), "{lan_addr}");
+    let members = router.run_ok("ls /sys/class/net/br-lan/brif");
+    assert!(members.contains("eth1"), "br-lan members: {members}");
+
+    // A LAN client: DHCP from the router's dnsmasq, then a TCP connection
+    // to the host (10.0.2.2 in QEMU's user network) through the NAT.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let host_port = listener.local_addr().expect("local_addr").port();
+    let accepted = std::thread::spawn(move || {
+        listener.set_nonblocking(false).expect("blocking");
+        let (mut s, peer) = listener.accept().expect("accept");
+        let mut line = String::new();
+        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(&mut s), &mut line);
+        (peer, line)
+    });
+    let machine = Machine::X86_64;
+    let mut cfg = VmConfig::new(machine, "router-lan-client").expect("config");
+    cfg.initramfs.module("e1000", "");
+    cfg.qemu_args.extend(
+        [
+            "-netdev",
+            &format!("socket,id=lan,mcast={lan}"),
+            "-device",
+            "e1000,netdev=lan,mac=52:54:00:12:34:70",
+        ]
+        .map(String::from),
+    );
+    let mut client = Vm::boot(cfg).expect("boot the LAN client");
+    client
+        .run_ok(
+            "ip link set eth0 up && \
+             printf '#!/bin/sh\\n[ \"$1\" = bound ] && env > /tmp/lease\\nexit 0\\n' > /tmp/s && \
+             chmod +x /tmp/s",
+        )
+        .expect("client setup");
+    let t = Instant::now();
+    let (status, out) = client
+        .run_timeout(
+            "udhcpc -i eth0 -n -q -t 20 -T 3 -s /tmp/s 2>&1",
+            Duration::from_secs(240),
+        )
+        .expect("udhcpc");
+    assert_eq!(status, 0, "the LAN client got no lease: {out}");
+    eprintln!(
+        "qemu-router: LAN client leased in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let lease = client.run_ok("cat /tmp/lease").expect("lease");
+    let var = |k: &str| {
+        lease
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap_or_else(|| panic!("no {k} in the lease:\n{lease}"))
+            .to_string()
+    };
+    let ip = var("ip");
+    let last: u8 = ip
+        .strip_prefix("192.168.8.")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("lease {ip} not in 192.168.8.0/24"));
+    assert!((100..=250).contains(&last), "lease {ip} outside the range");
+    assert_eq!(var("router"), "192.168.8.1");
+    assert_eq!(var("dns"), "192.168.8.1");
+    client
+        .run_ok(&format!(
+            "ip addr add {ip}/24 dev eth0 && ip route add default via 192.168.8.1 && \
+             echo hello-through-nat | nc 10.0.2.2 {host_port}"
+        ))
+        .expect("connect through the router");
+    let (peer, line) = accepted.join().expect("accept thread");
+    assert_eq!(line.trim(), "hello-through-nat");
+    // QEMU's user network connects from the host's loopback: the router
+    // forwarded and masqueraded the client's connection.
+    assert!(peer.ip().is_loopback(), "{peer}");
+    let dns = client
+        .run("nslookup router.lan 192.168.8.1 2>&1")
+        .expect("nslookup");
+    eprintln!("qemu-router: LAN client's DNS answer: {dns:?}");
+
+    // WAN down: stop the DHCP client; its outputs go, and with them the
+    // address, the default route and the firewall's wan interface.
+    let dnsmasq_before = router.run_ok("s6-svstat -p /run/service/dnsmasq");
+    let bridge_before = router.run_ok("s6-svstat -p /run/service/bridge-lan");
+    let timing = router.run_ok(
+        "t0=$(cut -d' ' -f1 /proc/uptime); s6-svc -d /run/service/wan; \
+         while ip route show default | grep -q .; do :; done; \
+         t1=$(cut -d' ' -f1 /proc/uptime); \
+         while nft list set inet limina wan_ifaces | grep -q eth0; do :; done; \
+         t2=$(cut -d' ' -f1 /proc/uptime); echo $t0 $t1 $t2",
+    );
+    let ts: Vec<f64> = timing
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(ts.len(), 3, "{timing}");
+    router.run_ok("! output wan ip 2>/dev/null");
+    let addrs = router.run_ok("ip -4 addr show dev eth0");
+    assert!(!addrs.contains("10.0.2.15"), "address left: {addrs}");
+    // WAN back.
+    let back = router.run_ok(
+        "t0=$(cut -d' ' -f1 /proc/uptime); s6-svc -u /run/service/wan; \
+         until ip route show default | grep -q 'via 10.0.2.2'; do :; done; \
+         t1=$(cut -d' ' -f1 /proc/uptime); \
+         until nft list set inet limina wan_ifaces | grep -q eth0; do :; done; \
+         t2=$(cut -d' ' -f1 /proc/uptime); echo $t0 $t1 $t2",
+    );
+    let bs: Vec<f64> = back
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(bs.len(), 3, "{back}");
+    assert_eq!(
+        router.run_ok("s6-svstat -p /run/service/dnsmasq"),
+        dnsmasq_before,
+        "dnsmasq was restarted"
+    );
+    assert_eq!(
+        router.run_ok("s6-svstat -p /run/service/bridge-lan"),
+        bridge_before,
+        "bridge-lan was restarted"
+    );
+    eprintln!(
+        "qemu-router: WAN down -> default route withdrawn {:.0} ms, wan set emptied {:.0} ms; \
+         WAN up -> default route {:.0} ms (lease included), wan set {:.0} ms",
+        (ts[1] - ts[0]) * 1000.0,
+        (ts[2] - ts[0]) * 1000.0,
+        (bs[1] - bs[0]) * 1000.0,
+        (bs[2] - bs[0]) * 1000.0
+    );
+    client.kill();
 }
