@@ -569,8 +569,13 @@ fn uboot_tftpboot_mips_malta_be_squashfs_on_phram() {
         banner.contains("eth0: pcnet#0"),
         "no PCnet in U-Boot: {banner}"
     );
-    let (mut board, transcript, secs) =
-        tftpboot_to_shell(board, "mips-malta", &work, "malta # ", "init=/init panic=-1");
+    let (mut board, transcript, secs) = tftpboot_to_shell(
+        board,
+        "mips-malta",
+        &work,
+        "malta # ",
+        "init=/init panic=-1",
+    );
     for step in [
         "Filename 'uImage'",
         "Filename 'rootfs.squashfs'",
@@ -801,12 +806,18 @@ fn uboot_tftpboot_buildroot_qemu_mips_image() {
     let squashfs_len = std::fs::metadata(&squashfs).check("squashfs").len();
     let squashfs_sum = sha256(&squashfs);
     // The images are what U-Boot expects: mkimage describes them.
-    let info = tool_output("mkimage", &["-l", &tftp.join("uImage").display().to_string()]);
+    let info = tool_output(
+        "mkimage",
+        &["-l", &tftp.join("uImage").display().to_string()],
+    );
     assert!(
         info.contains("MIPS Linux Kernel Image (lzma compressed)"),
         "uImage: {info}"
     );
-    let info = tool_output("mkimage", &["-l", &tftp.join("boot.scr").display().to_string()]);
+    let info = tool_output(
+        "mkimage",
+        &["-l", &tftp.join("boot.scr").display().to_string()],
+    );
     assert!(info.contains("Script"), "boot.scr: {info}");
 
     let mut board = start_malta(&tftp, &work);
