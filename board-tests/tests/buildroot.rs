@@ -575,8 +575,8 @@ fn guest_uptime(console: &mut Console) -> f64 {
 /// consume it follow (address, default route, the firewall's wan set); a
 /// LAN client (a second QEMU, x86_64, on the router's socket network) gets
 /// a lease from the router's dnsmasq and reaches the host through the
-/// router's NAT; stopping the WAN client withdraws the route and the set
-/// element, starting it restores them, and the LAN services are not
+/// router's NAT; the WAN lease released withdraws the route and the set
+/// element, a new lease restores them, and the LAN services are not
 /// restarted meanwhile. Prints the timings.
 #[test]
 #[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
@@ -720,12 +720,15 @@ fn qemu_mips_router_serves_its_lan_through_the_wan() {
         .expect("nslookup");
     eprintln!("qemu-router: LAN client's DNS answer: {dns:?}");
 
-    // WAN down: stop the DHCP client; its outputs go, and with them the
-    // address, the default route and the firewall's wan interface.
+    // WAN down: the DHCP client releases its lease (SIGUSR2; it keeps
+    // running, so the watchdog, which watches the wan service, is not
+    // involved); the outputs go, and with them the address, the default
+    // route and the firewall's wan interface.
     let dnsmasq_before = router.run_ok("s6-svstat -p /run/service/dnsmasq");
+    let wan_before = router.run_ok("s6-svstat -p /run/service/wan");
     let bridge_before = router.run_ok("s6-svstat -p /run/service/bridge-lan");
     let timing = router.run_ok(
-        "t0=$(cut -d' ' -f1 /proc/uptime); s6-svc -d /run/service/wan; \
+        "t0=$(cut -d' ' -f1 /proc/uptime); kill -USR2 $(pidof udhcpc); \
          while ip route show default | grep -q .; do :; done; \
          t1=$(cut -d' ' -f1 /proc/uptime); \
          while nft list set inet limina wan_ifaces | grep -q eth0; do :; done; \
@@ -739,9 +742,9 @@ fn qemu_mips_router_serves_its_lan_through_the_wan() {
     router.run_ok("! output wan ip 2>/dev/null");
     let addrs = router.run_ok("ip -4 addr show dev eth0");
     assert!(!addrs.contains("10.0.2.15"), "address left: {addrs}");
-    // WAN back.
+    // WAN back: the client asks for a lease again (SIGUSR1).
     let back = router.run_ok(
-        "t0=$(cut -d' ' -f1 /proc/uptime); s6-svc -u /run/service/wan; \
+        "t0=$(cut -d' ' -f1 /proc/uptime); kill -USR1 $(pidof udhcpc); \
          until ip route show default | grep -q 'via 10.0.2.2'; do :; done; \
          t1=$(cut -d' ' -f1 /proc/uptime); \
          until nft list set inet limina wan_ifaces | grep -q eth0; do :; done; \
@@ -756,6 +759,11 @@ fn qemu_mips_router_serves_its_lan_through_the_wan() {
         router.run_ok("s6-svstat -p /run/service/dnsmasq"),
         dnsmasq_before,
         "dnsmasq was restarted"
+    );
+    assert_eq!(
+        router.run_ok("s6-svstat -p /run/service/wan"),
+        wan_before,
+        "the DHCP client was restarted"
     );
     assert_eq!(
         router.run_ok("s6-svstat -p /run/service/bridge-lan"),
