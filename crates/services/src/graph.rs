@@ -137,6 +137,8 @@ pub struct Service {
     pub reads: Vec<OutputRef>,
     /// A bundle's contents.
     pub contents: Vec<String>,
+    /// Services whose readiness it checks (the watchdog).
+    pub watches: Vec<String>,
     /// Where it came from.
     pub origin: Origin,
     /// The router file span it came from (for error messages).
@@ -154,6 +156,7 @@ impl Service {
             publishes: Vec::new(),
             reads: Vec::new(),
             contents: Vec::new(),
+            watches: Vec::new(),
             origin,
             span,
         }
@@ -528,12 +531,14 @@ impl Graph {
             );
         }
         if let Some(w) = &r.watchdog {
-            v.push(Service::new(
-                "watchdog",
-                Kind::Longrun,
-                Origin::Watchdog,
-                w.span(),
-            ));
+            let mut wd = Service::new("watchdog", Kind::Longrun, Origin::Watchdog, w.span());
+            wd.watches = w
+                .get_ref()
+                .services
+                .iter()
+                .map(|s| s.get_ref().clone())
+                .collect();
+            v.push(wd);
         }
         for (n, m) in &r.mount {
             let n = n.get_ref();
@@ -678,7 +683,8 @@ impl Graph {
     }
 
     /// The graph in graphviz's dot language: solid edges are
-    /// dependencies, dashed ones outputs read (labelled with the key).
+    /// dependencies, dashed ones outputs read (labelled with the key),
+    /// dotted red ones the watchdog's readiness checks.
     pub fn dot(&self) -> String {
         let mut s = String::from(
             "digraph router {\n  rankdir=RL;\n  node [fontname=\"Helvetica\", fontsize=11];\n  edge [fontname=\"Helvetica\", fontsize=9];\n",
@@ -704,6 +710,13 @@ impl Graph {
         for svc in self.services.values().filter(|s| s.kind != Kind::Bundle) {
             for d in &svc.dependencies {
                 let _ = writeln!(s, "  \"{}\" -> \"{d}\";", svc.name);
+            }
+            for w in &svc.watches {
+                let _ = writeln!(
+                    s,
+                    "  \"{}\" -> \"{w}\" [style=dotted, color=red3, label=\"ready\"];",
+                    svc.name
+                );
             }
             for r in &svc.reads {
                 if let Some(p) = publisher.get(r.service.as_str()) {
