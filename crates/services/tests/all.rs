@@ -72,10 +72,15 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// The example routers: golden name and file.
+/// The routers rendered: golden name and file.
 const EXAMPLES: &[(&str, &str)] = &[
     ("qemu", "boards/qemu/router.toml"),
     ("gl-ar750", "boards/glinet/gl-ar750/router.toml"),
+    // Every table and protocol the examples leave out.
+    (
+        "everything",
+        "crates/services/tests/routers/everything.toml",
+    ),
 ];
 
 fn rendered(file: &str) -> Tree {
