@@ -621,10 +621,10 @@ fn scripts(out: &mut Out<'_>, r: &Router, svc: &Service) -> Result<(), RenderErr
                 ssid_comment: comment_safe(w.ssid.get_ref()),
             };
             out.tpl(&run, &tpl, true)?;
-            let fin = t::HostapdFinish {
+            let fin = t::WatcherFinish {
                 env: out.env,
                 origin,
-                name: n.clone(),
+                pidfile: format!("{}/hostapd-{n}.watch", out.opts.state_dir),
             };
             out.tpl(format!("s6-rc/{name}/finish"), &fin, true)?;
         }
@@ -693,6 +693,17 @@ fn scripts(out: &mut Out<'_>, r: &Router, svc: &Service) -> Result<(), RenderErr
                 serve,
             };
             out.tpl(&run, &tpl, true)?;
+            if r.ntp
+                .as_ref()
+                .is_some_and(|n| n.get_ref().from_dhcp.is_some())
+            {
+                let fin = t::WatcherFinish {
+                    env: out.env,
+                    origin: "[ntp]".into(),
+                    pidfile: format!("{}/ntp.watch", out.opts.state_dir),
+                };
+                out.tpl(format!("s6-rc/{name}/finish"), &fin, true)?;
+            }
         }
         Origin::Secrets => {
             let file = r

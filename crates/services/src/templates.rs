@@ -159,11 +159,11 @@ pub(crate) struct HostapdRun<'a> {
 }
 
 #[derive(Template)]
-#[template(path = "hostapd.finish", escape = "none")]
-pub(crate) struct HostapdFinish<'a> {
+#[template(path = "watcher.finish", escape = "none")]
+pub(crate) struct WatcherFinish<'a> {
     pub(crate) env: &'a Env,
     pub(crate) origin: String,
-    pub(crate) name: String,
+    pub(crate) pidfile: String,
 }
 
 #[derive(Template)]
