@@ -93,7 +93,11 @@ fn toml_diagnostic(pos: &Positions<'_>, text: &str, e: &toml::de::Error) -> Diag
                 None => format!("unknown table \"{key}\""),
             }
         } else {
-            let within = table.map(|t| format!(" in {t}")).unwrap_or_default();
+            let within = match (table, inline_key(text, span.start)) {
+                (Some(t), Some(k)) => format!(" in {t} {k}"),
+                (Some(t), None) => format!(" in {t}"),
+                (None, _) => String::new(),
+            };
             format!("unknown key \"{key}\"{within}")
         };
         if expected.is_empty() || expected.starts_with("there are no fields") {
@@ -125,6 +129,16 @@ fn toml_diagnostic(pos: &Positions<'_>, text: &str, e: &toml::de::Error) -> Diag
         }
     };
     pos.at(span, msg)
+}
+
+/// The key of the inline table (`psk = { ... }`) that `offset` is in.
+fn inline_key(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset)?;
+    let line = before.rsplit('\n').next()?;
+    let (outer, _) = line.rsplit_once('{')?;
+    let outer = outer.trim_end_matches([' ', '\t', '[', '=', ',']);
+    let key = outer.rsplit([' ', '\t', ',', '{', '[']).next()?.trim();
+    (!key.is_empty() && !key.contains(['"', ']'])).then(|| key.to_string())
 }
 
 /// The key whose value starts at `offset` (`key = value` on that line).

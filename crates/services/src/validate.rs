@@ -600,7 +600,11 @@ pub(crate) fn check(r: &Router, pos: &Positions<'_>) -> Vec<Diagnostic> {
                                 Ok(ip) if cidr.contains(ip) => {}
                                 Ok(ip) => c.err(
                                     g.span(),
-                                    format!("{t} gateway: {ip} is outside {}", a.get_ref()),
+                                    format!(
+                                        "{t} gateway: {ip} is outside {}/{}",
+                                        cidr.network(),
+                                        cidr.len
+                                    ),
                                 ),
                                 Err(_) => c.value(g, false, "an IP address", &t, "gateway"),
                             }
@@ -616,16 +620,19 @@ pub(crate) fn check(r: &Router, pos: &Positions<'_>) -> Vec<Diagnostic> {
                 },
             },
             Protocol::Pppoe => {
-                if w.username.is_none() {
+                let missing: Vec<&str> = [
+                    w.username.is_none().then_some("username"),
+                    w.password
+                        .is_none()
+                        .then_some("password = { secret = \"...\" }"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                if !missing.is_empty() {
                     c.err(
                         w.protocol.span(),
-                        format!("{t}: protocol pppoe needs username"),
-                    );
-                }
-                if w.password.is_none() {
-                    c.err(
-                        w.protocol.span(),
-                        format!("{t}: protocol pppoe needs password = {{ secret = \"...\" }}"),
+                        format!("{t}: protocol pppoe needs {}", missing.join(" and ")),
                     );
                 }
                 if let Some(m) = &w.mtu {
@@ -959,7 +966,8 @@ pub(crate) fn check(r: &Router, pos: &Positions<'_>) -> Vec<Diagnostic> {
             &t,
             "at",
         );
-        for v in [&m.fstype, &m.options].into_iter().flatten() {
+        for (key, v) in [("fstype", &m.fstype), ("options", &m.options)] {
+            let Some(v) = v else { continue };
             c.value(
                 v,
                 !v.get_ref().is_empty()
@@ -968,7 +976,7 @@ pub(crate) fn check(r: &Router, pos: &Positions<'_>) -> Vec<Diagnostic> {
                     }),
                 "a word of letters, digits and , = _ - .",
                 &t,
-                "fstype/options",
+                key,
             );
         }
     }
