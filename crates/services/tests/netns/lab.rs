@@ -69,7 +69,11 @@ impl Lab {
             isp_addr = ISP_ADDR,
         );
         let out = run(Command::new("sh").args(["-c", &script]));
-        assert!(out.status.success(), "creating the namespaces: {}", stderr(&out));
+        assert!(
+            out.status.success(),
+            "creating the namespaces: {}",
+            stderr(&out)
+        );
         lab
     }
 
@@ -83,14 +87,21 @@ impl Lab {
     /// `ip -n NS ARGS...`, which must succeed; its stdout.
     pub fn ip(&self, ns: &str, args: &[&str]) -> String {
         let out = run(Command::new("ip").arg("-n").arg(ns).args(args));
-        assert!(out.status.success(), "ip -n {ns} {}: {}", args.join(" "), stderr(&out));
+        assert!(
+            out.status.success(),
+            "ip -n {ns} {}: {}",
+            args.join(" "),
+            stderr(&out)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Starts `cmd` as daemon `name` (stdin from /dev/null unless the
     /// caller set it); killed on drop.
     pub fn spawn(&mut self, name: &str, mut cmd: Command) {
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
         self.children.push((name.to_string(), child));
     }
 
@@ -124,7 +135,10 @@ impl Lab {
                 }
                 return status.success();
             }
-            assert!(Instant::now() < deadline, "{name} did not exit within {secs}s");
+            assert!(
+                Instant::now() < deadline,
+                "{name} did not exit within {secs}s"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -163,5 +177,8 @@ pub fn stderr(out: &Output) -> String {
 
 /// The program `name` on Debian's PATH.
 pub fn which(name: &str) -> Option<PathBuf> {
-    SYSTEM_PATH.split(':').map(|d| Path::new(d).join(name)).find(|p| p.is_file())
+    SYSTEM_PATH
+        .split(':')
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
 }

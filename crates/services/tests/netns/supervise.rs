@@ -42,12 +42,18 @@ pub struct Source {
 }
 
 fn read(p: &Path) -> Option<String> {
-    std::fs::read_to_string(p).ok().map(|s| s.trim().to_string())
+    std::fs::read_to_string(p)
+        .ok()
+        .map(|s| s.trim().to_string())
 }
 
 fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -58,7 +64,8 @@ impl Source {
     pub fn load(dir: &Path) -> Self {
         let mut types = BTreeMap::new();
         for name in names(dir) {
-            let ty = read(&dir.join(&name).join("type")).unwrap_or_else(|| panic!("{name}: no type file"));
+            let ty = read(&dir.join(&name).join("type"))
+                .unwrap_or_else(|| panic!("{name}: no type file"));
             types.insert(name, ty);
         }
         let expand = |n: &str| -> Vec<String> {
@@ -74,8 +81,14 @@ impl Source {
             if ty == "bundle" || sdir.join("consumer-for").exists() {
                 continue;
             }
-            assert!(ty == "oneshot" || ty == "longrun", "{name}: unknown type {ty:?}");
-            let deps = names(&sdir.join("dependencies.d")).iter().flat_map(|d| expand(d)).collect();
+            assert!(
+                ty == "oneshot" || ty == "longrun",
+                "{name}: unknown type {ty:?}"
+            );
+            let deps = names(&sdir.join("dependencies.d"))
+                .iter()
+                .flat_map(|d| expand(d))
+                .collect();
             services.insert(
                 name.clone(),
                 Def {
@@ -86,12 +99,19 @@ impl Source {
                 },
             );
         }
-        Self { dir: dir.to_path_buf(), services }
+        Self {
+            dir: dir.to_path_buf(),
+            services,
+        }
     }
 
     /// The longruns' names.
     pub fn longruns(&self) -> Vec<String> {
-        self.services.iter().filter(|(_, d)| !d.oneshot).map(|(n, _)| n.clone()).collect()
+        self.services
+            .iter()
+            .filter(|(_, d)| !d.oneshot)
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     /// Every service after its dependencies (Kahn; ties by name).
@@ -101,7 +121,12 @@ impl Source {
         while !left.is_empty() {
             let next = left
                 .iter()
-                .find(|n| self.services[n.as_str()].deps.iter().all(|d| done.contains(d)))
+                .find(|n| {
+                    self.services[n.as_str()]
+                        .deps
+                        .iter()
+                        .all(|d| done.contains(d))
+                })
                 .map(|n| (*n).clone())
                 .unwrap_or_else(|| panic!("dependency cycle or missing dependency among {left:?}"));
             left.remove(&next);
@@ -116,7 +141,10 @@ impl Source {
         use std::os::unix::fs::PermissionsExt as _;
         let copy = |from: &Path, to: &Path| {
             std::fs::copy(from, to).unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
-            let mode = std::fs::metadata(from).expect("a copied file").permissions().mode();
+            let mode = std::fs::metadata(from)
+                .expect("a copied file")
+                .permissions()
+                .mode();
             std::fs::set_permissions(to, std::fs::Permissions::from_mode(mode)).expect("chmod");
         };
         for (name, def) in self.services.iter().filter(|(_, d)| !d.oneshot) {
@@ -131,7 +159,11 @@ impl Source {
             std::fs::write(dst.join("down"), "").expect("down file");
             if let Some(logger) = &def.logger {
                 let lsrc = self.dir.join(logger);
-                assert_eq!(read(&lsrc.join("consumer-for")).as_deref(), Some(name.as_str()), "{logger}: consumer-for");
+                assert_eq!(
+                    read(&lsrc.join("consumer-for")).as_deref(),
+                    Some(name.as_str()),
+                    "{logger}: consumer-for"
+                );
                 std::fs::create_dir_all(dst.join("log")).expect("log dir");
                 for f in ["run", "finish", "notification-fd"] {
                     if lsrc.join(f).exists() {
@@ -175,15 +207,24 @@ impl Supervisor {
             .stderr(log)
             .spawn()
             .expect("s6-svscan starts");
-        let sup = Self { scan: scan.to_path_buf(), child };
+        let sup = Self {
+            scan: scan.to_path_buf(),
+            child,
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         for n in names {
             loop {
-                let ok = Command::new("s6-svok").arg(scan.join(n)).status().is_ok_and(|s| s.success());
+                let ok = Command::new("s6-svok")
+                    .arg(scan.join(n))
+                    .status()
+                    .is_ok_and(|s| s.success());
                 if ok {
                     break;
                 }
-                assert!(Instant::now() < deadline, "s6-svscan does not supervise {n} after 10s");
+                assert!(
+                    Instant::now() < deadline,
+                    "s6-svscan does not supervise {n} after 10s"
+                );
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
@@ -204,17 +245,27 @@ impl Supervisor {
     /// `s6-svc FLAGS SERVICEDIR`, which must succeed.
     pub fn svc(&self, flags: &str, name: &str) {
         let out = run(Command::new("s6-svc").arg(flags).arg(self.dir(name)));
-        assert!(out.status.success(), "s6-svc {flags} {name}: {}", stderr(&out));
+        assert!(
+            out.status.success(),
+            "s6-svc {flags} {name}: {}",
+            stderr(&out)
+        );
     }
 
     /// `s6-svstat` of `name`.
     pub fn stat(&self, name: &str) -> Stat {
-        let out = run(Command::new("s6-svstat").args(["-o", "up,ready,pid"]).arg(self.dir(name)));
+        let out = run(Command::new("s6-svstat")
+            .args(["-o", "up,ready,pid"])
+            .arg(self.dir(name)));
         assert!(out.status.success(), "s6-svstat {name}: {}", stderr(&out));
         let text = String::from_utf8_lossy(&out.stdout);
         let f: Vec<&str> = text.split_whitespace().collect();
         assert_eq!(f.len(), 3, "s6-svstat -o up,ready,pid {name}: {text:?}");
-        Stat { up: f[0] == "true", ready: f[1] == "true", pid: f[2].parse().unwrap_or(0) }
+        Stat {
+            up: f[0] == "true",
+            ready: f[1] == "true",
+            pid: f[2].parse().unwrap_or(0),
+        }
     }
 
     /// Brings every service of `src` up in dependency order, as
@@ -261,7 +312,10 @@ impl Supervisor {
 impl Drop for Supervisor {
     fn drop(&mut self) {
         // Brings every service down (finish scripts run), then exits.
-        let _ = Command::new("s6-svscanctl").arg("-t").arg(&self.scan).status();
+        let _ = Command::new("s6-svscanctl")
+            .arg("-t")
+            .arg(&self.scan)
+            .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
