@@ -52,6 +52,27 @@ define LIMINA_INIT_INSTALL_ROUTER
 	rm -rf $(TARGET_DIR)/etc/limina/router
 	mkdir -p $(TARGET_DIR)/etc/limina
 	cp -a $(@D)/router/etc $(TARGET_DIR)/etc/limina/router
+	# [system] hostname (set at boot by mount-fs).
+	cp $(@D)/router/etc/hostname $(TARGET_DIR)/etc/hostname
+	# [ssh]: root's authorized keys; the dropbear service reads
+	# /etc/limina/router/ssh/dropbear-args.
+	if [ -f $(@D)/router/etc/ssh/authorized_keys ]; then \
+		$(INSTALL) -d -m 0700 $(TARGET_DIR)/root/.ssh && \
+		$(INSTALL) -m 0600 $(@D)/router/etc/ssh/authorized_keys \
+			$(TARGET_DIR)/root/.ssh/authorized_keys; \
+	fi
+endef
+# After every package is installed: the programs the rendered services
+# run must be in the image.
+define LIMINA_INIT_CHECK_ROUTER
+	for prog in $$(grep -rhv '^[[:space:]]*#' $(LIMINA_INIT_DIR)/router/s6-rc $(LIMINA_INIT_DIR)/router/etc | \
+		grep -owE 'dnsmasq|nft|hostapd|pppd|odhcp6c|xl2tpd' | sort -u); do \
+		if [ ! -x $(TARGET_DIR)/usr/sbin/$$prog ] && [ ! -x $(TARGET_DIR)/usr/bin/$$prog ] && \
+			[ ! -x $(TARGET_DIR)/sbin/$$prog ]; then \
+			echo "limina-init: the router file needs $$prog: select its package" >&2; \
+			exit 1; \
+		fi; \
+	done
 endef
 endif
 
@@ -81,6 +102,7 @@ endef
 # The database and the init are generated here, on the host, because the
 # root file system is read-only on the device.
 define LIMINA_INIT_GENERATE
+	$(LIMINA_INIT_CHECK_ROUTER)
 	rm -rf $(TARGET_DIR)/etc/s6-rc/compiled
 	$(HOST_DIR)/bin/s6-rc-compile $(TARGET_DIR)/etc/s6-rc/compiled \
 		$(TARGET_DIR)/etc/s6-rc/source

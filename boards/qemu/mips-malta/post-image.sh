@@ -27,7 +27,10 @@ if [ -f "$vmlinux" ]; then
 	[ -n "$objcopy" ] || { echo "post-image: no cross objcopy in $HOST_DIR/bin" >&2; exit 1; }
 	load=$(LC_ALL=C readelf -lW "$vmlinux" | awk '$1 == "LOAD" { print $4; exit }')
 	entry=$(LC_ALL=C readelf -hW "$vmlinux" | awk '/Entry point address:/ { print $4 }')
-	[ -n "$load" ] && [ -n "$entry" ] || { echo "post-image: no load/entry address in $vmlinux" >&2; exit 1; }
+	if [ -z "$load" ] || [ -z "$entry" ]; then
+		echo "post-image: no load/entry address in $vmlinux" >&2
+		exit 1
+	fi
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT
 	"$objcopy" -O binary "$vmlinux" "$tmp/vmlinux.bin"
