@@ -405,16 +405,38 @@ fn scripts(out: &mut Out<'_>, r: &Router, svc: &Service) -> Result<(), RenderErr
             let w = lookup(&r.wan, n);
             let dev = r.device(w.interface.get_ref()).unwrap_or_default();
             let origin = format!("[wan.{n}]");
+            let mut finish = vec![];
             match w.protocol.get_ref() {
                 Protocol::Dhcp => {
                     let tpl = t::WanDhcpRun {
                         env: out.env,
                         origin: origin.clone(),
                         service: n.clone(),
-                        dev,
+                        dev: dev.clone(),
                         hostname: r.system.get_ref().hostname.get_ref().clone(),
                     };
                     out.tpl(&run, &tpl, true)?;
+                    let carrier = t::WanCarrier {
+                        env: out.env,
+                        origin: origin.clone(),
+                        service: n.clone(),
+                        dev,
+                        dhcp: true,
+                        ip: String::new(),
+                        prefixlen: 0,
+                        gateway: None,
+                        dns: String::new(),
+                    };
+                    let (path, _) = out.etc(&format!("carrier/{n}"));
+                    out.tpl(path, &carrier, true)?;
+                    // The carrier watcher runs beside udhcpc.
+                    finish = vec![
+                        format!("pidfile={}/{n}.watch", out.opts.state_dir),
+                        "if [ -f \"$pidfile\" ]; then".into(),
+                        "\tkill \"$(cat \"$pidfile\")\" 2>/dev/null".into(),
+                        "\trm -f \"$pidfile\"".into(),
+                        "fi".into(),
+                    ];
                 }
                 Protocol::Static => {
                     let cidr = w.address.as_ref().and_then(|a| Cidr::parse(a.get_ref()));
@@ -422,7 +444,15 @@ fn scripts(out: &mut Out<'_>, r: &Router, svc: &Service) -> Result<(), RenderErr
                         env: out.env,
                         origin: origin.clone(),
                         service: n.clone(),
+                        dev: dev.clone(),
+                    };
+                    out.tpl(&run, &tpl, true)?;
+                    let carrier = t::WanCarrier {
+                        env: out.env,
+                        origin: origin.clone(),
+                        service: n.clone(),
                         dev,
+                        dhcp: false,
                         ip: cidr.map(|c| c.addr.to_string()).unwrap_or_default(),
                         prefixlen: cidr.map_or(0, |c| c.len),
                         gateway: w.gateway.as_ref().map(|g| g.get_ref().clone()),
@@ -438,7 +468,8 @@ fn scripts(out: &mut Out<'_>, r: &Router, svc: &Service) -> Result<(), RenderErr
                             })
                             .unwrap_or_default(),
                     };
-                    out.tpl(&run, &tpl, true)?;
+                    let (path, _) = out.etc(&format!("carrier/{n}"));
+                    out.tpl(path, &carrier, true)?;
                 }
                 Protocol::Pppoe | Protocol::L2tp => {
                     let tpl = t::WanPppoeRun {
@@ -472,7 +503,7 @@ fn scripts(out: &mut Out<'_>, r: &Router, svc: &Service) -> Result<(), RenderErr
                     out.tpl(path, &opts, false)?;
                 }
             }
-            out.unpublish_finish(name, &origin, vec![])?;
+            out.unpublish_finish(name, &origin, finish)?;
         }
         Origin::WanAddress(n) => {
             let w = lookup(&r.wan, n);

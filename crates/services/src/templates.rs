@@ -82,6 +82,19 @@ pub(crate) struct WanStaticRun<'a> {
     pub(crate) origin: String,
     pub(crate) service: String,
     pub(crate) dev: String,
+}
+
+/// `etc/carrier/NAME`: what a DHCP or static wan does when its device's
+/// carrier comes and goes (run by `ifwait --supervise`).
+#[derive(Template)]
+#[template(path = "wan-carrier", escape = "none")]
+pub(crate) struct WanCarrier<'a> {
+    pub(crate) env: &'a Env,
+    pub(crate) origin: String,
+    pub(crate) service: String,
+    pub(crate) dev: String,
+    /// DHCP: signal udhcpc; else static: publish/withdraw the outputs.
+    pub(crate) dhcp: bool,
     pub(crate) ip: String,
     pub(crate) prefixlen: u8,
     pub(crate) gateway: Option<String>,

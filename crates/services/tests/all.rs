@@ -552,3 +552,115 @@ fn graph_has_every_service_and_dependency() {
     );
     assert!(g.cycles(&router).is_empty());
 }
+
+/// The DHCP wan's carrier script (`etc/carrier/wan`, run by `ifwait
+/// --supervise`) under the shells it meets (Debian's sh, busybox ash):
+/// it signals only on a change from the state it recorded, never "up" at
+/// start, and never before the target catches both USR1 and USR2 (they
+/// would kill a udhcpc that has not set up its signal pipe yet). The
+/// targets are a `sleep` (catches nothing) and a shell trapping both.
+#[test]
+fn dhcp_carrier_script_signals_only_a_ready_udhcpc() {
+    use std::process::{Child, Stdio};
+    use std::time::{Duration, Instant};
+    if !have_sources("dhcp_carrier_script") || !on_build_machine("dhcp_carrier_script") {
+        return;
+    }
+    let dir = scratch("carrier");
+    let opts = RenderOptions {
+        state_dir: dir.join("state").to_str().expect("UTF-8").into(),
+        ..RenderOptions::default()
+    };
+    std::fs::create_dir_all(dir.join("state")).expect("state dir");
+    let router = load(&repo().join(EXAMPLES[0].1)).expect("load");
+    let tree = render(&router, &opts).expect("render");
+    write_tree(&tree, &dir.join("tree")).expect("write");
+    let script = dir.join("tree/etc/carrier/wan");
+    let state = dir.join("state/wan.carrier");
+    let got = dir.join("got");
+
+    let mut shells = vec![vec!["sh"]];
+    if have_tool("busybox", "dhcp_carrier_script (busybox ash)") {
+        shells.push(vec!["busybox", "sh"]);
+    }
+    let kill = |c: &mut Child| {
+        let _ = c.kill();
+        let _ = c.wait();
+    };
+    for shell in shells {
+        let run = |ifwait_state: &str, pid: u32| {
+            Command::new(shell[0])
+                .args(&shell[1..])
+                .arg(&script)
+                .arg(pid.to_string())
+                .env("IFWAIT_STATE", ifwait_state)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("the carrier script")
+        };
+        // Catches nothing yet (udhcpc before udhcp_sp_setup): no signal,
+        // the script waits.
+        let mut bare = Command::new("sleep").arg("30").spawn().expect("sleep");
+        std::fs::write(&state, "up\n").expect("state");
+        let mut waiting = run("down", bare.id());
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(
+            waiting.try_wait().expect("try_wait").is_none(),
+            "{shell:?}: the script did not wait for the handlers"
+        );
+        assert!(
+            bare.try_wait().expect("try_wait").is_none(),
+            "{shell:?}: the script signalled a process that does not catch USR2"
+        );
+        kill(&mut waiting);
+        kill(&mut bare);
+
+        // A target that catches both: each signal it gets is recorded.
+        let _ = std::fs::remove_file(&got);
+        let trap = format!(
+            "trap 'echo USR1 >>{0}' USR1; trap 'echo USR2 >>{0}' USR2; : >{0}.ready; while :; do sleep 0.05; done",
+            got.display()
+        );
+        let mut target = Command::new("sh")
+            .args(["-c", &trap])
+            .spawn()
+            .expect("trapping sh");
+        let ready = Instant::now() + Duration::from_secs(10);
+        while !dir.join("got.ready").exists() {
+            assert!(Instant::now() < ready, "the trapping shell did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let step = |last: Option<&str>, now: &str, want: &str| {
+            match last {
+                Some(l) => std::fs::write(&state, format!("{l}\n")).expect("state"),
+                None => {
+                    let _ = std::fs::remove_file(&state);
+                }
+            }
+            let _ = std::fs::remove_file(&got);
+            let out = run(now, target.id()).wait_with_output().expect("wait");
+            assert!(
+                out.status.success(),
+                "{shell:?}: {last:?} -> {now}: {out:?}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+            let signals = std::fs::read_to_string(&got).unwrap_or_default();
+            assert_eq!(signals, want, "{shell:?}: {last:?} -> {now}: signals");
+            assert_eq!(
+                std::fs::read_to_string(&state).expect("state after").trim(),
+                now,
+                "{shell:?}: recorded state"
+            );
+        };
+        step(None, "up", "");
+        step(None, "down", "USR2\n");
+        step(Some("up"), "down", "USR2\n");
+        step(Some("down"), "up", "USR1\n");
+        step(Some("up"), "up", "");
+        step(Some("down"), "down", "");
+        kill(&mut target);
+        let _ = std::fs::remove_file(dir.join("got.ready"));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
