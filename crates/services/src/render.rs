@@ -82,6 +82,13 @@ pub(crate) fn q(s: &str) -> String {
     }
 }
 
+/// `s` as one word of a pppd options file: double-quoted, with the
+/// backslash and the double quote escaped (inside quotes pppd reads `\s`
+/// as a space, `\t` as a tab, `\123` as an octal byte, ...).
+pub(crate) fn ppp_word(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
 fn plain_path(p: &str) -> bool {
     p.starts_with('/')
         && p.bytes()
@@ -484,13 +491,11 @@ fn scripts(out: &mut Out<'_>, r: &Router, svc: &Service) -> Result<(), RenderErr
                         env: out.env,
                         service: n.clone(),
                         dev,
-                        pppoe_service: w.service.as_ref().map(|s| s.get_ref().clone()),
+                        pppoe_service: w.service.as_ref().map(|s| ppp_word(s.get_ref())),
                         ifname: (ifname.len() <= 15).then_some(ifname),
-                        username: w
-                            .username
-                            .as_ref()
-                            .map(|u| u.get_ref().clone())
-                            .unwrap_or_default(),
+                        username: ppp_word(
+                            w.username.as_ref().map_or("", |u| u.get_ref().as_str()),
+                        ),
                         password_secret: w
                             .password
                             .as_ref()
