@@ -22,8 +22,10 @@
 //! exits when its interface goes down); pppd (`persist`, `maxfail 0`)
 //! redials by itself and everything returns, with the DNS server the isp
 //! hands out now; no longrun or logger changed its pid (pppd included).
-//! The times are printed: outputs published → default route and resolv
-//! file, hang-up → each withdrawn, isp back → outputs.
+//! Last, the wan service is restarted (`s6-svc -r`): withdrawn, dialled
+//! again, ready; only wan's pid changes. The times are printed: outputs
+//! published → default route and resolv file, hang-up → each withdrawn,
+//! isp back → outputs, restart → withdrawn and back.
 //!
 //! Timing in the guest: a shell poller (builtins only, a 1 ms `read -t`
 //! between rounds) watches the outputs symlink, `/proc/net/route` and the
@@ -789,6 +791,54 @@ fn rendered_router_pppoe_wan() {
     eprintln!(
         "router-pppoe: {} longruns and loggers kept their pids through hang-up and redial",
         after.len()
+    );
+
+    // The wan service restarted (s6-svc -r, as an operator or a crash
+    // would): pppd ends the session on SIGTERM (ip-down withdraws, the
+    // finish script too), the new pppd dials at once and reports ready
+    // through its watch-outputs; only wan's pid changes.
+    let restarted = stamp_ns(
+        &vm.run_ok(&format!(
+            ": >/tmp/restart.stamp; s6-svc -r {SCAN}/wan; stat -c '%Y %y' /tmp/restart.stamp"
+        ))
+        .check("restart wan"),
+    );
+    wait(
+        &mut vm,
+        &format!(
+            "s6-svstat -o up,ready,pid {SCAN}/wan | grep -q '^true true ' && \
+             ! s6-svstat -o pid {SCAN}/wan | grep -qx '{}' && \
+             [ -L /run/services/outputs/wan ] && {DEBIAN_IP} route show default | grep -q ppp-wan && \
+             nft list set inet limina wan_ifaces | grep -q '\"ppp-wan\"'",
+            pppd_pid.trim()
+        ),
+        120,
+        "wan restarted, ready, with a session, its route and set element",
+    );
+    let republished = stamp_ns(
+        &vm.run_ok("stat -c '%Y %y' /run/services/outputs/wan")
+            .check("stat"),
+    );
+    let events = timeline(&mut vm);
+    let gone =
+        first(&events, "outputs", false, restarted).check_some("outputs withdrawn by the restart");
+    let route_back = first(&events, "route", true, gone).check_some("route after the restart");
+    eprintln!(
+        "router-pppoe: wan restarted (s6-svc -r) -> outputs withdrawn {} ms, session outputs published {} ms, \
+         default route {} ms",
+        ms(restarted, gone),
+        ms(restarted, republished),
+        ms(restarted, route_back)
+    );
+    let after_restart = statuses(&mut vm, &defs);
+    let changed: Vec<String> = after
+        .iter()
+        .filter(|(n, st)| n.as_str() != "wan" && after_restart.get(*n) != Some(st))
+        .map(|(n, st)| format!("{n}: {st} -> {:?}", after_restart.get(n)))
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "restarting wan restarted or changed: {changed:?}"
     );
     vm.poweroff().check("poweroff");
 }
