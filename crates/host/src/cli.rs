@@ -39,4 +39,10 @@ pub enum Command {
     /// Exit status: 0 fine, 1 the file has mistakes (one line each) or the
     /// tree could not be written, 2 bad usage.
     Router(crate::router::Args),
+    /// Make a key pair, sign an image, or check a signature, in
+    /// minisign's formats (docs/signing.md).
+    ///
+    /// Exit status: 0 done, 1 the signature does not verify, 2 anything
+    /// else (as minisign).
+    Sign(crate::sign::Args),
 }

@@ -6,6 +6,8 @@
 //!   by blob ids, on gix.
 //! - `router` (`router check`, `render`, `graph`): router.toml into an
 //!   s6-rc source tree, on `limina-services`.
+//! - `sign` (`sign keygen`, `sign sign`, `sign verify`): minisign-compatible
+//!   image signatures, on `limina-sign`.
 //! - `tftpd`: the TFTP boot server for U-Boot's `tftpboot`.
 //! - [`kconfig_check`]: did every option of the kernel config fragments
 //!   land in `.config`, and why not ([`kconfig`] reads the Kconfig tree).
@@ -21,5 +23,7 @@ pub mod kconfig;
 pub mod kconfig_check;
 #[cfg(feature = "cli")]
 pub mod router;
+#[cfg(feature = "cli")]
+pub mod sign;
 #[cfg(feature = "cli")]
 pub mod tftpd;

@@ -16,6 +16,8 @@ mod git;
 mod real_tree;
 #[path = "all/router.rs"]
 mod router;
+#[path = "all/sign.rs"]
+mod sign;
 
 /// These tests run the built binary, which a cross-target run cannot
 /// (`scripts/cross-test` under qemu-user and the MIPS VM set

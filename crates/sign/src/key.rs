@@ -113,9 +113,9 @@ impl PublicKey {
     ///
     /// As [`PublicKey::from_text`].
     pub fn from_base64(b64: &str) -> Result<Self, KeyError> {
-        let bytes = B64.decode(b64.trim()).map_err(|e| {
-            KeyError::NotAMinisignKey(format!("the key line is not base64 ({e})"))
-        })?;
+        let bytes = B64
+            .decode(b64.trim())
+            .map_err(|e| KeyError::NotAMinisignKey(format!("the key line is not base64 ({e})")))?;
         if bytes.len() == SECRET_KEY_BYTES {
             return Err(KeyError::NotAMinisignKey(
                 "this is a secret key: give the public key (.pub)".into(),

@@ -70,6 +70,7 @@ const SIGALG: &[u8; 2] = b"Ed";
 /// The algorithm of prehashed signatures.
 const SIGALG_HASHED: &[u8; 2] = b"ED";
 /// minisign's untrusted comment of a signature.
+#[cfg(feature = "sign")]
 const SIGNATURE_COMMENT: &str = "signature from minisign secret key";
 /// minisign's untrusted comment of an encrypted secret key.
 #[cfg(feature = "encrypted-keys")]
@@ -229,11 +230,10 @@ pub fn verify_file(
         path: file.to_owned(),
         source,
     })?;
-    key.verify(&sig, data)
-        .map_err(|source| Error::Verify {
-            path: file.to_owned(),
-            source,
-        })
+    key.verify(&sig, data).map_err(|source| Error::Verify {
+        path: file.to_owned(),
+        source,
+    })
 }
 
 /// Reads a secret key file; `password` for an encrypted one.

@@ -147,10 +147,8 @@ fn kdf_stream(
     }
     let params = scrypt::Params::new(log_n, r, p).map_err(|_| bad)?;
     let mut out = [0u8; 104];
-    scrypt::scrypt(password, salt, &params, &mut out).map_err(|_| SecretKeyError::KdfParams {
-        opslimit,
-        memlimit,
-    })?;
+    scrypt::scrypt(password, salt, &params, &mut out)
+        .map_err(|_| SecretKeyError::KdfParams { opslimit, memlimit })?;
     Ok(out)
 }
 
@@ -371,7 +369,11 @@ impl SecretKey {
     ///
     /// [`SecretKeyError::TrustedComment`] (a line break or control
     /// character, or longer than 8 KiB), [`SecretKeyError::Read`].
-    pub fn sign(&self, data: impl Read, trusted_comment: &str) -> Result<Signature, SecretKeyError> {
+    pub fn sign(
+        &self,
+        data: impl Read,
+        trusted_comment: &str,
+    ) -> Result<Signature, SecretKeyError> {
         check_trusted_comment(trusted_comment).map_err(SecretKeyError::TrustedComment)?;
         let (digest, _) = prehash(data).map_err(SecretKeyError::Read)?;
         Ok(self.finish(Algorithm::Prehashed, &digest, trusted_comment))

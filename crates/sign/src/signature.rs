@@ -290,10 +290,7 @@ mod tests {
         assert_eq!(s.algorithm(), Algorithm::Prehashed);
         assert_eq!(s.key_id().to_string(), "A473EAF8FBF8EC61");
         assert_eq!(s.trusted_comment(), "fixture");
-        assert_eq!(
-            s.untrusted_comment(),
-            "signature from minisign secret key"
-        );
+        assert_eq!(s.untrusted_comment(), "signature from minisign secret key");
         assert_eq!(s.to_text(), SIG);
         // CRLF line ends (a file edited on Windows) read the same.
         assert_eq!(
@@ -329,9 +326,8 @@ mod tests {
             with(0, "comment: x"),
             "not a minisign signature: line 1: does not start with \"untrusted comment: \""
         );
-        assert!(with(1, "!!!!").starts_with(
-            "not a minisign signature: line 2: the signature is not base64"
-        ));
+        assert!(with(1, "!!!!")
+            .starts_with("not a minisign signature: line 2: the signature is not base64"));
         assert_eq!(
             with(1, "RURh7Pj7+Opz"),
             "not a minisign signature: line 2: the signature decodes to 9 bytes, not 74"

@@ -7,8 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use limina_sign::{
-    read_public_key, read_secret_key, read_signature, sign_file, verify_file, Algorithm,
-    SecretKey,
+    read_public_key, read_secret_key, read_signature, sign_file, verify_file, Algorithm, SecretKey,
 };
 
 use super::{image, scratch};
@@ -80,7 +79,18 @@ fn minisigns_signatures_verify_here() {
     );
     ok(
         &minisign(
-            &["-S", "-l", "-s", "k.key", "-m", "fw.bin", "-x", "legacy.sig", "-t", "old style"],
+            &[
+                "-S",
+                "-l",
+                "-s",
+                "k.key",
+                "-m",
+                "fw.bin",
+                "-x",
+                "legacy.sig",
+                "-t",
+                "old style",
+            ],
             &dir,
             "",
         ),
@@ -90,7 +100,8 @@ fn minisigns_signatures_verify_here() {
     let v = verify_file(&key, &dir.join("fw.bin"), None).expect("prehashed");
     assert_eq!(v.algorithm, Algorithm::Prehashed);
     assert!(
-        v.trusted_comment.starts_with("timestamp:") && v.trusted_comment.ends_with("\tfile:fw.bin\thashed"),
+        v.trusted_comment.starts_with("timestamp:")
+            && v.trusted_comment.ends_with("\tfile:fw.bin\thashed"),
         "{}",
         v.trusted_comment
     );
@@ -139,18 +150,30 @@ fn our_signatures_and_keys_work_with_minisign() {
         .expect("sign legacy");
     std::fs::write(dir.join("fw.legacy"), legacy.to_text()).expect("write");
     ok(
-        &minisign(&["-V", "-p", "ours.pub", "-m", "fw.bin", "-x", "fw.legacy"], &dir, ""),
+        &minisign(
+            &["-V", "-p", "ours.pub", "-m", "fw.bin", "-x", "fw.legacy"],
+            &dir,
+            "",
+        ),
         "minisign -V of a legacy signature",
     );
     // minisign signs with our unencrypted secret key; we verify.
     ok(
-        &minisign(&["-S", "-s", "ours.key", "-m", "fw.bin", "-x", "theirs.sig"], &dir, ""),
+        &minisign(
+            &["-S", "-s", "ours.key", "-m", "fw.bin", "-x", "theirs.sig"],
+            &dir,
+            "",
+        ),
         "minisign -S with our key",
     );
     let sig = read_signature(&dir.join("theirs.sig")).expect("their signature");
     assert_eq!(sig.key_id(), secret.key_id());
-    verify_file(&secret.public_key(), &dir.join("fw.bin"), Some(&dir.join("theirs.sig")))
-        .expect("verify");
+    verify_file(
+        &secret.public_key(),
+        &dir.join("fw.bin"),
+        Some(&dir.join("theirs.sig")),
+    )
+    .expect("verify");
     // And minisign refuses our signature of another file, as we do.
     std::fs::write(dir.join("fw.bin"), image(100_001)).expect("write");
     let out = minisign(&["-V", "-p", "ours.pub", "-m", "fw.bin"], &dir, "");
@@ -163,6 +186,7 @@ fn our_signatures_and_keys_work_with_minisign() {
 
 /// Password-protected keys cost scrypt with 1 GiB each way: one test, so
 /// they do not run side by side.
+#[cfg(feature = "encrypted-keys")]
 #[test]
 fn encrypted_keys_both_ways() {
     if !have_minisign("encrypted_keys_both_ways") {
@@ -186,7 +210,8 @@ fn encrypted_keys_both_ways() {
     );
     let e = read_secret_key(&path, Some(b"wrong")).expect_err("wrong password");
     assert!(
-        anyhow_like(&e).ends_with("wrong password for that key, or a damaged key file (checksum mismatch)"),
+        anyhow_like(&e)
+            .ends_with("wrong password for that key, or a damaged key file (checksum mismatch)"),
         "{e}"
     );
     let theirs = read_secret_key(&path, Some(b"correct horse")).expect("decrypt");
@@ -197,18 +222,26 @@ fn encrypted_keys_both_ways() {
 
     // Ours, encrypted: minisign decrypts it and signs.
     let ours = SecretKey::generate().expect("generate");
-    std::fs::write(dir.join("ours.key"), ours.to_text_encrypted(b"pw 2").expect("encrypt"))
-        .expect("write");
+    std::fs::write(
+        dir.join("ours.key"),
+        ours.to_text_encrypted(b"pw 2").expect("encrypt"),
+    )
+    .expect("write");
     std::fs::write(dir.join("ours.pub"), ours.public_key().to_text()).expect("write");
     std::fs::write(dir.join("fw.bin"), image(5000)).expect("write");
     ok(
-        &minisign(&["-S", "-s", "ours.key", "-p", "ours.pub", "-m", "fw.bin"], &dir, "pw 2\n"),
+        &minisign(
+            &["-S", "-s", "ours.key", "-p", "ours.pub", "-m", "fw.bin"],
+            &dir,
+            "pw 2\n",
+        ),
         "minisign -S with our encrypted key",
     );
     verify_file(&ours.public_key(), &dir.join("fw.bin"), None).expect("verify");
 }
 
 /// The error and its causes on one line, as the CLIs print them.
+#[cfg(feature = "encrypted-keys")]
 fn anyhow_like(e: &dyn std::error::Error) -> String {
     let mut line = e.to_string();
     let mut cause = e.source();

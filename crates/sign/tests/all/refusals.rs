@@ -19,8 +19,13 @@ fn signed(name: &str, len: usize) -> (PathBuf, SecretKey, PathBuf) {
     let key = SecretKey::generate().expect("generate");
     let fw = dir.join("firmware.bin");
     std::fs::write(&fw, image(len)).expect("write image");
-    sign_file(&key, &fw, None, "timestamp:1700000000\tfile:firmware.bin\thashed")
-        .expect("sign");
+    sign_file(
+        &key,
+        &fw,
+        None,
+        "timestamp:1700000000\tfile:firmware.bin\thashed",
+    )
+    .expect("sign");
     (dir, key, fw)
 }
 
@@ -45,7 +50,10 @@ fn a_good_image_passes() {
     let (_dir, key, fw) = signed("good", 70_000);
     let v = verify_file(&key.public_key(), &fw, None).expect("verify");
     assert_eq!(v.length, 70_000);
-    assert_eq!(v.trusted_comment, "timestamp:1700000000\tfile:firmware.bin\thashed");
+    assert_eq!(
+        v.trusted_comment,
+        "timestamp:1700000000\tfile:firmware.bin\thashed"
+    );
 }
 
 #[test]
@@ -106,9 +114,14 @@ fn a_truncated_or_garbled_signature_file_is_refused() {
     std::fs::write(&sig, &text[..line2]).expect("write");
     assert_eq!(
         refused(&key.public_key(), &fw, None),
-        format!("signature file {s}: truncated signature file: the signature is missing or cut short")
+        format!(
+            "signature file {s}: truncated signature file: the signature is missing or cut short"
+        )
     );
-    let line4 = text.rfind("\n").and_then(|end| text[..end].rfind('\n')).expect("line 4");
+    let line4 = text
+        .rfind("\n")
+        .and_then(|end| text[..end].rfind('\n'))
+        .expect("line 4");
     std::fs::write(&sig, &text[..line4 + 1]).expect("write");
     assert_eq!(
         refused(&key.public_key(), &fw, None),
@@ -144,8 +157,11 @@ fn a_forged_trusted_comment_is_refused() {
     let sig = signature_path(&fw);
     let text = std::fs::read_to_string(&sig).expect("read sig");
     // An attacker moves an old image's timestamp forward.
-    std::fs::write(&sig, text.replace("timestamp:1700000000", "timestamp:1900000000"))
-        .expect("write");
+    std::fs::write(
+        &sig,
+        text.replace("timestamp:1700000000", "timestamp:1900000000"),
+    )
+    .expect("write");
     assert_eq!(
         refused(&key.public_key(), &fw, None),
         format!(
@@ -173,7 +189,10 @@ fn a_public_key_that_is_not_one_is_named() {
     );
     std::fs::write(&p, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9 me@host\n").expect("write");
     let e = message(&read_public_key(&p).expect_err("ssh key"));
-    assert!(e.contains("not a minisign public key: the key line is not base64"), "{e}");
+    assert!(
+        e.contains("not a minisign public key: the key line is not base64"),
+        "{e}"
+    );
 }
 
 /// One prehashed and one legacy signature of a small image, made once.
