@@ -14,3 +14,5 @@ mod publish;
 mod uevent;
 #[path = "all/util.rs"]
 mod util;
+#[path = "all/verify_image.rs"]
+mod verify_image;

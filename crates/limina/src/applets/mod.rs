@@ -72,6 +72,8 @@ mod ubiupdatevol;
 mod udhcpc_script;
 #[cfg(feature = "hotplug")]
 mod uevent_wait;
+#[cfg(feature = "sign")]
+mod verify_image;
 #[cfg(feature = "outputs")]
 mod watch_outputs;
 #[cfg(feature = "watchdog")]
@@ -295,6 +297,13 @@ pub static APPLETS: &[Applet] = &[
         summary: "run a command for each matching kernel uevent (hotplug)",
         usage: uevent_wait::USAGE,
         main: uevent_wait::main,
+    },
+    #[cfg(feature = "sign")]
+    Applet {
+        name: "verify-image",
+        summary: "check an image's minisign signature before an upgrade",
+        usage: verify_image::USAGE,
+        main: verify_image::main,
     },
     #[cfg(feature = "outputs")]
     Applet {
