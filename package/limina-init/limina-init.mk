@@ -52,6 +52,7 @@ define LIMINA_INIT_INSTALL_ROUTER
 	rm -rf $(TARGET_DIR)/etc/limina/router
 	mkdir -p $(TARGET_DIR)/etc/limina
 	cp -a $(@D)/router/etc $(TARGET_DIR)/etc/limina/router
+	$(LIMINA_INIT_INSTALL_PPP_IPV6)
 	# [system] hostname (set at boot by mount-fs).
 	cp $(@D)/router/etc/hostname $(TARGET_DIR)/etc/hostname
 	# [ssh]: root's authorized keys; the dropbear service reads
@@ -62,6 +63,20 @@ define LIMINA_INIT_INSTALL_ROUTER
 			$(TARGET_DIR)/root/.ssh/authorized_keys; \
 	fi
 endef
+# pppd always runs /etc/ppp/ipv6-up and ipv6-down (the rendered options
+# cannot name them: pppd 2.4 has no ipv6-up-script): wrappers for the
+# outputs applets, which must see their own name in argv[0].
+ifeq ($(BR2_PACKAGE_PPPD),y)
+LIMINA_INIT_DEPENDENCIES += pppd
+define LIMINA_INIT_INSTALL_PPP_IPV6
+	mkdir -p $(TARGET_DIR)/etc/ppp
+	for hook in ipv6-up ipv6-down; do \
+		printf '#!/bin/sh\nexec /usr/bin/ppp-%s "$$@"\n' $$hook \
+			> $(TARGET_DIR)/etc/ppp/$$hook && \
+		chmod 0755 $(TARGET_DIR)/etc/ppp/$$hook || exit 1; \
+	done
+endef
+endif
 # After every package is installed: the programs the rendered services
 # run must be in the image.
 define LIMINA_INIT_CHECK_ROUTER
