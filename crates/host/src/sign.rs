@@ -1,12 +1,13 @@
 //! `limina-host sign`: minisign-compatible key pairs and image signatures
 //! on the build machine (docs/signing.md), on `limina-sign`.
 //!
-//! The flags are minisign's (`-p`, `-s`, `-W`, `-t`, `-x`, `-f`, `-q`),
-//! and so are the exit codes: 0 done, 1 the signature does not verify
-//! (another key's, a changed file, a forged trusted comment), 2 anything
-//! else (a missing or malformed file, bad usage). Passwords of encrypted
-//! secret keys are read from stdin, one line, as minisign reads them
-//! when stdin is no terminal.
+//! Subcommands: `keygen` (minisign -G), `pubkey` (-R), `sign` (-S),
+//! `verify` (-V). The flags are minisign's (`-p`, `-s`, `-W`, `-t`, `-x`,
+//! `-f`, `-q`), and so are the exit codes: 0 done, 1 the signature does
+//! not verify (another key's, a changed file, a forged trusted comment), 2
+//! anything else (a missing or malformed file, bad usage). Passwords of
+//! encrypted secret keys are read from stdin, one line, as minisign reads
+//! them when stdin is no terminal.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -43,6 +44,17 @@ pub enum Command {
         /// Overwrite existing key files.
         #[arg(short = 'f')]
         force: bool,
+    },
+    /// Write the public key of a secret key (minisign -R): what the
+    /// build installs as the image's /etc/limina/signing.pub, so that it
+    /// always matches the configured secret key.
+    Pubkey {
+        /// The secret key file.
+        #[arg(short = 's', value_name = "SEC")]
+        secret: PathBuf,
+        /// The public key file to write.
+        #[arg(short = 'p', value_name = "PUB")]
+        public: PathBuf,
     },
     /// Sign FILE, prehashed (minisign -S): writes FILE.minisig.
     Sign {
@@ -95,6 +107,11 @@ fn run_inner(command: &Command) -> anyhow::Result<()> {
             secret,
             force,
         } => keygen(*unencrypted, public, secret, *force),
+        Command::Pubkey { secret, public } => {
+            let key = read_secret(secret)?;
+            std::fs::write(public, key.public_key().to_text())
+                .with_context(|| public.display().to_string())
+        }
         Command::Sign {
             secret,
             trusted_comment,

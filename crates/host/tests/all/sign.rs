@@ -83,6 +83,14 @@ fn keygen_sign_verify_and_minisign_agrees() {
         err(&out)
     );
 
+    // The public key recreated from the secret key is the same file.
+    let out = sign(&dir, &["pubkey", "-s", "k.key", "-p", "again.pub"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", err(&out));
+    assert_eq!(
+        std::fs::read(dir.join("again.pub")).expect("again.pub"),
+        std::fs::read(dir.join("k.pub")).expect("k.pub")
+    );
+
     std::fs::write(dir.join("firmware.bin"), vec![0x5a; 200_000]).expect("write");
     let out = sign(
         &dir,
