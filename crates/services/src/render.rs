@@ -479,11 +479,17 @@ fn scripts(out: &mut Out<'_>, r: &Router, svc: &Service) -> Result<(), RenderErr
                     out.tpl(path, &carrier, true)?;
                 }
                 Protocol::Pppoe | Protocol::L2tp => {
+                    let password_secret = w
+                        .password
+                        .as_ref()
+                        .map(|p| p.get_ref().secret.get_ref().clone())
+                        .unwrap_or_default();
                     let tpl = t::WanPppoeRun {
                         env: out.env,
                         origin: origin.clone(),
                         service: n.clone(),
                         dev: dev.clone(),
+                        password_secret: password_secret.clone(),
                     };
                     out.tpl(&run, &tpl, true)?;
                     let ifname = format!("ppp-{n}");
@@ -496,11 +502,7 @@ fn scripts(out: &mut Out<'_>, r: &Router, svc: &Service) -> Result<(), RenderErr
                         username: ppp_word(
                             w.username.as_ref().map_or("", |u| u.get_ref().as_str()),
                         ),
-                        password_secret: w
-                            .password
-                            .as_ref()
-                            .map(|p| p.get_ref().secret.get_ref().clone())
-                            .unwrap_or_default(),
+                        password_secret,
                         mtu: w.mtu.as_ref().map_or(1492, |m| *m.get_ref()),
                         ipv6: w.ipv6.is_some(),
                     };

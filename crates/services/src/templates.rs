@@ -108,6 +108,8 @@ pub(crate) struct WanPppoeRun<'a> {
     pub(crate) origin: String,
     pub(crate) service: String,
     pub(crate) dev: String,
+    /// The secret holding the password ("" for none): waited for.
+    pub(crate) password_secret: String,
 }
 
 #[derive(Template)]

@@ -21,7 +21,8 @@
 //! file over it and files that do not exist yet both work), withdraws the
 //! outputs while the file does not exist, and keeps the last good set when
 //! the file becomes malformed (one line on stderr). `-n FD` writes s6's
-//! readiness newline to FD after the first publish.
+//! readiness newline to FD once the first state is settled: published, or
+//! withdrawn because the file does not exist.
 //!
 //! Exit codes: 0 published (or removed: `output-unpublish` of a service
 //! without outputs is fine), 1 the file is malformed, 2 usage (including a
@@ -229,12 +230,16 @@ fn watch(store: &Store, opts: &Opts, path: &Path) -> ExitCode {
             if let Err(e) = result {
                 return fail(NAME, e, EXIT_ERROR);
             }
-            if wanted.is_some() {
-                if let Some(fd) = ready.take() {
-                    notify_fd(NAME, fd);
-                }
-            }
             held = Some(wanted);
+        }
+        // Ready once the first state is settled, published or withdrawn:
+        // a missing file (a router's first boot) must not hold up every
+        // service that depends on this one; those that need a value wait
+        // for it (`watch-outputs -n`).
+        if held.is_some() {
+            if let Some(fd) = ready.take() {
+                notify_fd(NAME, fd);
+            }
         }
         if let Err(e) = watcher.wait() {
             return fail(NAME, e, EXIT_ERROR);
