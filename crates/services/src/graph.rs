@@ -54,6 +54,8 @@ pub enum Origin {
     Wan(String),
     /// `[wan.NAME]`: `acquire-wan-address` of the client's outputs.
     WanAddress(String),
+    /// `[wan.NAME]` l2tp: the host route to the server via the `over` wan.
+    WanServerRoute(String),
     /// `[wan.NAME.ipv6]`: odhcp6c.
     WanV6(String),
     /// `[wan.NAME.ipv6]`: `acquire-wan-address -R` of odhcp6c's outputs.
@@ -346,11 +348,35 @@ impl Graph {
                 Protocol::Static => client
                     .deps(link.clone())
                     .publishes(n, &["ifname", "ip", "prefixlen", "router", "dns"]),
+                // The tunnel needs the over wan's address, and its route
+                // to the server that stays when the default route moves.
                 Protocol::L2tp => client
-                    .deps(w_.over.as_ref().map(|o| o.get_ref().clone()))
+                    .deps(w_.over.iter().flat_map(|o| {
+                        [
+                            format!("{}-address", o.get_ref()),
+                            format!("{n}-server-route"),
+                        ]
+                    }))
                     .publishes(n, PPP_KEYS),
             };
             v.push(client);
+            if let (Protocol::L2tp, Some(o)) = (w_.protocol.get_ref(), &w_.over) {
+                let o = o.get_ref();
+                v.push(
+                    Service::new(
+                        format!("{n}-server-route"),
+                        Kind::Longrun,
+                        Origin::WanServerRoute(n.clone()),
+                        w.span(),
+                    )
+                    .deps([format!("{o}-address")])
+                    .reads([
+                        OutputRef::key(o, "ifname"),
+                        OutputRef::key(o, "router"),
+                        OutputRef::all(&format!("acquired-{o}")),
+                    ]),
+                );
+            }
             v.push(
                 Service::new(
                     format!("{n}-address"),
@@ -767,7 +793,9 @@ fn origin_table(o: &Origin) -> String {
         Origin::Vlan(n) => format!("[vlan.{n}]"),
         Origin::Address(n) => format!("[address.{n}]"),
         Origin::Route(n) => format!("[route.{n}]"),
-        Origin::Wan(n) | Origin::WanAddress(n) => format!("[wan.{n}]"),
+        Origin::Wan(n) | Origin::WanAddress(n) | Origin::WanServerRoute(n) => {
+            format!("[wan.{n}]")
+        }
         Origin::WanV6(n) | Origin::WanV6Address(n) => format!("[wan.{n}.ipv6]"),
         Origin::Dnsmasq | Origin::DnsmasqUpstream => "[lan.*]".into(),
         Origin::LanPrefix(n) => format!("[lan.{n}] ipv6"),

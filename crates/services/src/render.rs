@@ -484,26 +484,61 @@ fn scripts(out: &mut Out<'_>, r: &Router, svc: &Service) -> Result<(), RenderErr
                         .as_ref()
                         .map(|p| p.get_ref().secret.get_ref().clone())
                         .unwrap_or_default();
-                    let tpl = t::WanPppoeRun {
-                        env: out.env,
-                        origin: origin.clone(),
-                        service: n.clone(),
-                        dev: dev.clone(),
-                        password_secret: password_secret.clone(),
-                    };
-                    out.tpl(&run, &tpl, true)?;
+                    let l2tp = *w.protocol.get_ref() == Protocol::L2tp;
+                    if l2tp {
+                        let server = w
+                            .server
+                            .as_ref()
+                            .map(|s| s.get_ref().clone())
+                            .unwrap_or_default();
+                        let tpl = t::WanL2tpRun {
+                            env: out.env,
+                            origin: origin.clone(),
+                            service: n.clone(),
+                            over: w
+                                .over
+                                .as_ref()
+                                .map(|o| o.get_ref().clone())
+                                .unwrap_or_default(),
+                            server: server.clone(),
+                            password_secret: password_secret.clone(),
+                        };
+                        out.tpl(&run, &tpl, true)?;
+                        let conf = t::Xl2tpdConf {
+                            service: n.clone(),
+                            server,
+                            options: format!("{}/ppp-{n}.options", out.opts.state_dir),
+                        };
+                        let (path, _) = out.etc(&format!("xl2tpd-{n}.conf"));
+                        out.tpl(path, &conf, false)?;
+                    } else {
+                        let tpl = t::WanPppoeRun {
+                            env: out.env,
+                            origin: origin.clone(),
+                            service: n.clone(),
+                            dev: dev.clone(),
+                            password_secret: password_secret.clone(),
+                        };
+                        out.tpl(&run, &tpl, true)?;
+                    }
                     let ifname = format!("ppp-{n}");
                     let opts = t::PppOptions {
                         env: out.env,
                         service: n.clone(),
                         dev,
                         pppoe_service: w.service.as_ref().map(|s| ppp_word(s.get_ref())),
+                        l2tp,
                         ifname: (ifname.len() <= 15).then_some(ifname),
                         username: ppp_word(
                             w.username.as_ref().map_or("", |u| u.get_ref().as_str()),
                         ),
                         password_secret,
-                        mtu: w.mtu.as_ref().map_or(1492, |m| *m.get_ref()),
+                        // L2TP over Ethernet: IP 20 + UDP 8 + L2TP up to 16
+                        // + PPP 2 bytes, rounded down as xl2tpd's examples do.
+                        mtu: w
+                            .mtu
+                            .as_ref()
+                            .map_or(if l2tp { 1400 } else { 1492 }, |m| *m.get_ref()),
                         ipv6: w.ipv6.is_some(),
                     };
                     let (path, _) = out.etc(&format!("ppp-{n}.options.in"));
@@ -511,6 +546,48 @@ fn scripts(out: &mut Out<'_>, r: &Router, svc: &Service) -> Result<(), RenderErr
                 }
             }
             out.unpublish_finish(name, &origin, finish)?;
+        }
+        Origin::WanServerRoute(n) => {
+            let w = lookup(&r.wan, n);
+            let over = w
+                .over
+                .as_ref()
+                .map(|o| o.get_ref().clone())
+                .unwrap_or_default();
+            let server = w
+                .server
+                .as_ref()
+                .map(|s| s.get_ref().clone())
+                .unwrap_or_default();
+            let origin = format!("[wan.{n}] server");
+            let (path, dev_path) = out.etc(&format!("{n}-server-route"));
+            // A host route: more specific than any default route, so the
+            // tunnel's packets keep going out of {over} when the default
+            // route moves into the tunnel.
+            let tpl = t::RouteApply {
+                env: out.env,
+                origin: origin.clone(),
+                destination: format!("{server}/32"),
+                wan: over.clone(),
+                family: "-4",
+                metric: 0,
+            };
+            out.tpl(path, &tpl, true)?;
+            out.exec(
+                &run,
+                &origin,
+                vec![
+                    dev_path.clone(),
+                    format!(
+                        "exec watch-outputs {over}/ifname {over}/router acquired-{over} -- {dev_path}"
+                    ),
+                ],
+            )?;
+            out.exec(
+                format!("s6-rc/{name}/finish"),
+                &origin,
+                vec![format!("exec {dev_path} down")],
+            )?;
         }
         Origin::WanAddress(n) => {
             let w = lookup(&r.wan, n);

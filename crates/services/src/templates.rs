@@ -113,12 +113,38 @@ pub(crate) struct WanPppoeRun<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "wan-l2tp.run", escape = "none")]
+pub(crate) struct WanL2tpRun<'a> {
+    pub(crate) env: &'a Env,
+    pub(crate) origin: String,
+    pub(crate) service: String,
+    /// The wan whose lease carries the tunnel.
+    pub(crate) over: String,
+    /// The LNS's address.
+    pub(crate) server: String,
+    /// The secret holding the password ("" for none): waited for.
+    pub(crate) password_secret: String,
+}
+
+/// `etc/xl2tpd-NAME.conf`: the LAC.
+#[derive(Template)]
+#[template(path = "xl2tpd.conf", escape = "none")]
+pub(crate) struct Xl2tpdConf {
+    pub(crate) service: String,
+    pub(crate) server: String,
+    /// The rendered pppd options (state dir).
+    pub(crate) options: String,
+}
+
+#[derive(Template)]
 #[template(path = "ppp.options.in", escape = "none")]
 pub(crate) struct PppOptions<'a> {
     pub(crate) env: &'a Env,
     pub(crate) service: String,
     pub(crate) dev: String,
     pub(crate) pppoe_service: Option<String>,
+    /// Started by xl2tpd (no plugin, no persist) rather than on its own.
+    pub(crate) l2tp: bool,
     pub(crate) ifname: Option<String>,
     pub(crate) username: String,
     pub(crate) password_secret: String,

@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use serde_spanned::Spanned;
 
-use crate::config::{Protocol, Router};
+use crate::config::{Protocol, Router, Wan};
 use crate::error::{Diagnostic, Positions};
 
 /// An address with a prefix length, as written in `[address]`.
@@ -566,7 +566,7 @@ pub(crate) fn check(r: &Router, pos: &Positions<'_>) -> Vec<Diagnostic> {
             &mut c,
             w.mtu.as_ref().map(Spanned::span),
             "mtu",
-            &[Protocol::Pppoe],
+            &[Protocol::Pppoe, Protocol::L2tp],
         );
         only(
             &mut c,
@@ -639,10 +639,42 @@ pub(crate) fn check(r: &Router, pos: &Positions<'_>) -> Vec<Diagnostic> {
                     mtu(&mut c, m, &t);
                 }
             }
-            Protocol::L2tp => c.err(
-                w.protocol.span(),
-                format!("{t} protocol: \"l2tp\" is not rendered yet (use dhcp, pppoe or static)"),
-            ),
+            Protocol::L2tp => {
+                let missing: Vec<&str> = [
+                    w.server.is_none().then_some("server"),
+                    w.over.is_none().then_some("over"),
+                    w.username.is_none().then_some("username"),
+                    w.password
+                        .is_none()
+                        .then_some("password = { secret = \"...\" }"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                if !missing.is_empty() {
+                    c.err(
+                        w.protocol.span(),
+                        format!("{t}: protocol l2tp needs {}", missing.join(" and ")),
+                    );
+                }
+                if let Some(s) = &w.server {
+                    // Host names are not resolved: the host route to the
+                    // server needs its address before the tunnel is up.
+                    c.value(
+                        s,
+                        s.get_ref().parse::<Ipv4Addr>().is_ok(),
+                        "an IPv4 address",
+                        &t,
+                        "server",
+                    );
+                }
+                if let Some(o) = &w.over {
+                    l2tp_over(&mut c, r, wn, w, o, &t);
+                }
+                if let Some(m) = &w.mtu {
+                    mtu(&mut c, m, &t);
+                }
+            }
         }
         for s in [&w.username, &w.service, &w.server].into_iter().flatten() {
             c.value(
@@ -1004,6 +1036,57 @@ fn iface_ref(c: &mut Checker<'_>, r: &Router, name: &Spanned<String>, t: &str, k
         );
     }
     ok
+}
+
+/// `over` of l2tp wan `name`: another wan, on the same interface, whose
+/// lease (dhcp) or address (static) carries the tunnel.
+fn l2tp_over(
+    c: &mut Checker<'_>,
+    r: &Router,
+    name: &str,
+    w: &Wan,
+    over: &Spanned<String>,
+    t: &str,
+) {
+    let o = over.get_ref();
+    if o == name {
+        c.err(
+            over.span(),
+            format!("{t} over: names this wan itself; name the wan that carries the tunnel"),
+        );
+        return;
+    }
+    if !wan_ref(c, r, over, t, "over") {
+        return;
+    }
+    let Some(carrier) = r
+        .wan
+        .iter()
+        .find(|(k, _)| k.get_ref() == o)
+        .map(|(_, v)| v.get_ref())
+    else {
+        return;
+    };
+    let p = *carrier.protocol.get_ref();
+    if !matches!(p, Protocol::Dhcp | Protocol::Static) {
+        c.err(
+            over.span(),
+            format!(
+                "{t} over: [wan.{o}] has protocol {}; the tunnel runs over a dhcp or static wan",
+                p.as_str()
+            ),
+        );
+    }
+    if carrier.interface.get_ref() != w.interface.get_ref() {
+        c.err(
+            w.interface.span(),
+            format!(
+                "{t} interface: {:?} is not the interface of [wan.{o}] ({:?}), which carries the tunnel",
+                w.interface.get_ref(),
+                carrier.interface.get_ref()
+            ),
+        );
+    }
 }
 
 fn wan_ref(c: &mut Checker<'_>, r: &Router, name: &Spanned<String>, t: &str, key: &str) -> bool {
