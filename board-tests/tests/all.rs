@@ -11,6 +11,7 @@ mod kexec;
 mod mips;
 mod mtd;
 mod outputs;
+mod router_l2tp;
 mod router_pppoe;
 mod trial_boot;
 mod ubi;
