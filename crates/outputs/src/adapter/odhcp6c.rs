@@ -137,7 +137,8 @@ fn address_row(
     Ok((stable_id(&format!("{addr}/{len}")), row))
 }
 
-/// `target/len,gateway,valid,metric`.
+/// `target/len,gateway,valid,metric`; odhcp6c leaves the gateway empty for
+/// an on-link route (the RA's prefix): recorded as `::`.
 fn route_row(env: &Env, entry: &str) -> Result<(String, OutputSet), AdapterError> {
     let bad = || env.invalid("RA_ROUTES", entry, "target/len,gateway,valid,metric");
     let f: Vec<&str> = entry.split(',').collect();
@@ -150,7 +151,11 @@ fn route_row(env: &Env, entry: &str) -> Result<(String, OutputSet), AdapterError
     if len > 128 {
         return Err(bad());
     }
-    let gateway = env.ipv6("RA_ROUTES", f[1])?;
+    let gateway = if f[1].is_empty() {
+        std::net::Ipv6Addr::UNSPECIFIED
+    } else {
+        env.ipv6("RA_ROUTES", f[1])?
+    };
     let mut row = OutputSet::new();
     row.set("target", target.to_string())?;
     row.set("len", len.to_string())?;
@@ -251,6 +256,34 @@ mod tests {
         assert_eq!(ids(&a).len(), 1);
         assert!(ids(&b).contains(&ids(&a)[0]), "kept its id");
         assert_eq!(ids(&b).len(), 2);
+    }
+
+    /// What odhcp6c f19dd37 (Buildroot 2026.02.3's) exported on `bound`
+    /// in the netns test (limina-services tests/netns_v6.rs): addresses and
+    /// prefixes carry t1,t2; the on-link route has no gateway.
+    #[test]
+    fn bound_state_f19dd37() {
+        let Event::State(set) = parse(
+            "wan0",
+            "bound",
+            env(&[
+                ("ADDRESSES", "2001:db8:77::195/128,300,600,150,240 "),
+                ("PREFIXES", "2001:db8:8800:ff00::/56,300,600,150,240 "),
+                (
+                    "RA_ROUTES",
+                    "2001:db8:77::/64,,86400,256 ::/0,fe80::1,600,512 ",
+                ),
+            ]),
+        )
+        .expect("valid") else {
+            panic!("not a state")
+        };
+        let id = stable_id("2001:db8:8800:ff00::/56");
+        assert_eq!(set.get(&format!("prefix/{id}/len")), Some("56"));
+        assert_eq!(set.get(&format!("prefix/{id}/valid")), Some("600"));
+        let id = stable_id("2001:db8:77::/64 via ::");
+        assert_eq!(set.get(&format!("route/{id}/gateway")), Some("::"));
+        assert_eq!(set.table("route").expect("routes").entries().count(), 2);
     }
 
     #[test]
