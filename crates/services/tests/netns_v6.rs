@@ -21,7 +21,8 @@
 //! delegated `<prefix>:1::1/64` on `br-lan`, the client's SLAAC address and
 //! DHCPv6 address in that /64. Then the prefix is withdrawn (the isp's
 //! dhcpd stops, `s6-svc -2` makes odhcp6c release and restart): the
-//! outputs lose the prefix and `br-lan` loses the /64; then dhcpd comes
+//! outputs lose the prefix, `br-lan` loses the /64 and the client's SLAAC
+//! address is deprecated (dnsmasq's RA); then dhcpd comes
 //! back: odhcp6c's next Solicit gets the prefix again and the /64 is back.
 //! No service is restarted through all of it. Times are printed (polled
 //! every millisecond through `/proc/PID/net/if_inet6`).
@@ -792,6 +793,36 @@ fn rendered_ipv6_router_in_namespaces() {
     eprintln!(
         "netns_v6: {wan_addr} gone from wan0 {} ms after SIGUSR2",
         ms(t0.elapsed())
+    );
+
+    // dnsmasq notices the /64 went and advertises it with preferred
+    // lifetime 0: the client's SLAAC address is deprecated.
+    let deprecated = poll(
+        20,
+        Duration::from_millis(20),
+        "the client's SLAAC address deprecated",
+        || {
+            let text = lab.ip(
+                &client,
+                &[
+                    "-6",
+                    "-o",
+                    "addr",
+                    "show",
+                    "dev",
+                    dev::CLIENT,
+                    "scope",
+                    "global",
+                ],
+            );
+            text.lines()
+                .find(|l| l.contains(&format!("{slaac}/64")) && l.contains("deprecated"))
+                .map(|_| t0.elapsed())
+        },
+    );
+    eprintln!(
+        "netns_v6: client's {slaac} deprecated {} ms after SIGUSR2 (dnsmasq's RA for the old prefix)",
+        ms(deprecated)
     );
 
     // Back: dhcpd returns; odhcp6c's next Solicit (its own retransmission
