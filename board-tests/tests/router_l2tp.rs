@@ -635,10 +635,6 @@ fn rendered_router_l2tp_wan() {
         addr.contains(&format!("inet {ip} peer 10.64.64.1/32")),
         "{addr}"
     );
-    eprintln!(
-        "router-l2tp: vpn's log:\n{}",
-        vm.run_ok("cat /var/log/vpn/current").check("vpn's log")
-    );
     // Kernel mode: xl2tpd gave pppd a PPPoL2TP socket (plugin pppol2tp.so).
     let pppd = lac_pppd(&mut vm);
     assert_eq!(pppd.lines().count(), 1, "the LAC's pppd: {pppd:?}");
