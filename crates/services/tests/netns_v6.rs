@@ -19,10 +19,11 @@
 //! cross-checked with dhcpd's lease file), the address on `wan0`
 //! (`wan-v6-address`), the IPv6 default route from the isp's RA, the
 //! delegated `<prefix>:1::1/64` on `br-lan`, the client's SLAAC address and
-//! DHCPv6 address in that /64. Then the prefix is withdrawn (the isp's
-//! dhcpd stops, `s6-svc -2` makes odhcp6c release and restart): the
-//! outputs lose the prefix, `br-lan` loses the /64 and the client's SLAAC
-//! address is deprecated (dnsmasq's RA); then dhcpd comes
+//! DHCPv6 address in that /64, and the client reaching the isp through
+//! the router (routed, the firewall's forward chain). Then the prefix is
+//! withdrawn (the isp's dhcpd stops, `s6-svc -2` makes odhcp6c release and
+//! restart): the outputs lose the prefix, `br-lan` loses the /64 and the
+//! client's SLAAC address is deprecated (dnsmasq's RA); then dhcpd comes
 //! back: odhcp6c's next Solicit gets the prefix again and the /64 is back.
 //! No service is restarted through all of it. Times are printed (polled
 //! every millisecond through `/proc/PID/net/if_inet6`).
@@ -34,7 +35,7 @@
 //! separated list); a missing Debian tool fails it (scripts/setup installs
 //! them).
 
-#[allow(dead_code)] // netns.rs uses the rest
+#[allow(dead_code)] // Lab::child and Lab::wait_exit: netns.rs uses them
 #[path = "netns/lab.rs"]
 mod lab;
 #[path = "netns/supervise.rs"]
@@ -640,7 +641,16 @@ fn rendered_ipv6_router_in_namespaces() {
                 .then_some(())
         },
     );
-    // The default route from the isp's RA (accept_ra=2: forwarding is on).
+    // The default route from the isp's RA (accept_ra=2: forwarding is on,
+    // [firewall] forward = true).
+    let out = run(lab
+        .exec(&lab.router)
+        .args(["sysctl", "-n", "net.ipv6.conf.all.forwarding"]));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "1",
+        "the router's IPv6 forwarding"
+    );
     let route = poll(
         20,
         Duration::from_millis(20),
@@ -755,6 +765,37 @@ fn rendered_ipv6_router_in_namespaces() {
         "the client's DHCPv6 address {dhcp6} not in {lan_net}/64 ::1000-::ffff"
     );
     lab.kill("client-odhcp6c");
+
+    // Routed through the router (no NAT for IPv6: the firewall's forward
+    // chain lets lan out to wan): the isp routes the /56 to the router's
+    // WAN address, as an ISP does, and the client pings the isp.
+    lab.ip(
+        &lab.isp,
+        &[
+            "-6",
+            "route",
+            "add",
+            &format!("{pd}/56"),
+            "via",
+            &wan_addr.to_string(),
+        ],
+    );
+    let t0 = Instant::now();
+    poll(
+        20,
+        Duration::from_millis(100),
+        "the client pinging the isp over IPv6",
+        || {
+            let out = run(lab
+                .exec(&client)
+                .args(["busybox", "ping", "-6", "-c", "1", "-W", "1", ISP_ADDR6]));
+            out.status.success().then_some(())
+        },
+    );
+    eprintln!(
+        "netns_v6: client -> {ISP_ADDR6} (ping, routed by the router) answered after {} ms",
+        ms(t0.elapsed())
+    );
 
     let before = statuses(&sup, &src);
     for (name, st) in &before {
