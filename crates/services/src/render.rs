@@ -638,6 +638,12 @@ fn scripts(out: &mut Out<'_>, r: &Router, svc: &Service) -> Result<(), RenderErr
             }
             lines.push("# Forwarding is on: accept router advertisements all the same.".into());
             lines.push("sysctl -w \"net.ipv6.conf.$dev.accept_ra=2\" >/dev/null || exit 1".into());
+            lines.push(
+                "# A usable link-local address first: odhcp6c cannot send its first RS or bind its"
+                    .into(),
+            );
+            lines.push("# DHCPv6 socket while it is tentative (DAD).".into());
+            lines.push("ifwait \"$dev\" ipv6 || exit 1".into());
             lines.push(format!(
                 "exec odhcp6c -e -s {}/odhcp6c-script{pd} \"$dev\"",
                 out.opts.applet_dir

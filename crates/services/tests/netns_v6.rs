@@ -928,8 +928,14 @@ fn rendered_ipv6_router_in_namespaces() {
             after.get(name)
         );
     }
+    // odhcp6c started only once wan0's link-local address was usable (the
+    // run script's ifwait): no failed Router Solicitation, no DHCPv6
+    // socket error.
     let log = std::fs::read_to_string(logs.join("wan-v6/current")).unwrap_or_default();
     eprintln!("netns_v6: wan-v6's log (odhcp6c -e):\n{}", log.trim_end());
+    for bad in ["Failed to send RS", "error connecting LLA socket"] {
+        assert!(!log.contains(bad), "wan-v6 logged {bad:?}:\n{log}");
+    }
     drop(sup);
     drop(lab);
     drop(scratch);
