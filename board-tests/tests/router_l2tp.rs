@@ -25,8 +25,10 @@
 //! sends StopCCN): outputs, default route and set element go, the lease and
 //! the host route stay. The LNS comes back; xl2tpd (`redial = yes`)
 //! redials by itself and everything returns; no longrun or logger changed
-//! its pid. The times are printed: session published → default route,
-//! hang-up → withdrawn, LNS back → published.
+//! its pid. Last, the vpn service is restarted (`s6-svc -r`): withdrawn,
+//! dialled again, ready, the old session's pppd gone; only vpn's pid
+//! changes. The times are printed: session published → default route,
+//! hang-up → withdrawn, LNS back → published, restart → withdrawn and back.
 //!
 //! Timing in the guest as in `router_pppoe`: a shell poller stamps each
 //! change of the outputs symlink and of the default route out of the
@@ -813,6 +815,70 @@ fn rendered_router_l2tp_wan() {
     eprintln!(
         "router-l2tp: {} longruns and loggers kept their pids through hang-up and redial",
         after.len()
+    );
+
+    // The vpn service restarted (s6-svc -r, as an operator or a crash
+    // would): xl2tpd ends the call on SIGTERM and its pppd goes with it
+    // (ip-down withdraws, the finish script too); the new xl2tpd dials at
+    // once and is ready through its watch-outputs; only vpn's pid changes,
+    // and no pppd of the old session is left.
+    let old_pid = vm
+        .run_ok(&format!("s6-svstat -o pid {SCAN}/vpn"))
+        .check("vpn pid");
+    let old_pppd = lac_pppd(&mut vm);
+    let restarted = stamp_ns(
+        &vm.run_ok(&format!(
+            ": >/tmp/restart.stamp; s6-svc -r {SCAN}/vpn; stat -c '%Y %y' /tmp/restart.stamp"
+        ))
+        .check("restart vpn"),
+    );
+    wait(
+        &mut vm,
+        &format!(
+            "s6-svstat -o up,ready,pid {SCAN}/vpn | grep -q '^true true ' && \
+             ! s6-svstat -o pid {SCAN}/vpn | grep -qx '{}' && \
+             [ -L /run/services/outputs/vpn ] && {DEBIAN_IP} route show default | grep -q {PPP_IF} && \
+             nft list set inet limina wan_ifaces | grep -q '\"{PPP_IF}\"'",
+            old_pid.trim()
+        ),
+        120,
+        "vpn restarted, ready, with a session, its route and set element",
+    );
+    let republished = stamp_ns(
+        &vm.run_ok("stat -c '%Y %y' /run/services/outputs/vpn")
+            .check("stat"),
+    );
+    let events = timeline(&mut vm);
+    let gone =
+        first(&events, "outputs", false, restarted).check_some("outputs withdrawn by the restart");
+    let route_back = first(&events, "route", true, gone).check_some("route after the restart");
+    eprintln!(
+        "router-l2tp: vpn restarted (s6-svc -r) -> outputs withdrawn {} ms, session outputs published {} ms, \
+         default route {} ms",
+        ms(restarted, gone),
+        ms(restarted, republished),
+        ms(restarted, route_back)
+    );
+    assert!(
+        !vm.run_ok(&format!("[ -d /proc/{old_pppd} ] && echo alive; true"))
+            .check("old pppd")
+            .contains("alive"),
+        "the old session's pppd {old_pppd} outlived its xl2tpd"
+    );
+    // The outputs stay (no late ip-down of the old session withdraws them).
+    vm.run_ok("read -t 2 -u 9 x; [ -L /run/services/outputs/vpn ]")
+        .check("the new session's outputs 2 s later");
+    vm.run_ok(&format!("ping -c 1 -W 5 {BEHIND}"))
+        .check("a ping through the new session");
+    let after_restart = statuses(&mut vm, &defs);
+    let changed: Vec<String> = after
+        .iter()
+        .filter(|(n, st)| n.as_str() != "vpn" && after_restart.get(*n) != Some(st))
+        .map(|(n, st)| format!("{n}: {st} -> {:?}", after_restart.get(n)))
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "restarting vpn restarted or changed: {changed:?}"
     );
     vm.poweroff().check("poweroff");
 }

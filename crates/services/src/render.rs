@@ -501,6 +501,7 @@ fn scripts(out: &mut Out<'_>, r: &Router, svc: &Service) -> Result<(), RenderErr
                                 .map(|o| o.get_ref().clone())
                                 .unwrap_or_default(),
                             server: server.clone(),
+                            ifname: Some(format!("ppp-{n}")).filter(|i| i.len() <= 15),
                             password_secret: password_secret.clone(),
                         };
                         out.tpl(&run, &tpl, true)?;

@@ -122,6 +122,8 @@ pub(crate) struct WanL2tpRun<'a> {
     pub(crate) over: String,
     /// The LNS's address.
     pub(crate) server: String,
+    /// The session's interface name (`ifname` in pppd's options).
+    pub(crate) ifname: Option<String>,
     /// The secret holding the password ("" for none): waited for.
     pub(crate) password_secret: String,
 }
