@@ -26,7 +26,9 @@
 //! client's SLAAC address is deprecated (dnsmasq's RA); then dhcpd comes
 //! back: odhcp6c's next Solicit gets the prefix again and the /64 is back.
 //! No service is restarted through all of it. Times are printed (polled
-//! every millisecond through `/proc/PID/net/if_inet6`).
+//! every millisecond through `/proc/PID/net/if_inet6`); the prefix reaches
+//! the outputs about 10 s after dhcpd's Reply (odhcp6c's script delay, see
+//! [`radvd_conf`]), and withdrawing it ("unbound") is immediate.
 //!
 //! Needs what `netns.rs` needs, plus `dhcpd` (isc-dhcp-server), `radvd`
 //! and odhcp6c: `$LIMINA_ODHCP6C`, else the cache path
@@ -115,13 +117,18 @@ subnet6 2001:db8:77::/64 {{
 }
 
 /// radvd on isp0: the router's default route (M and O flags: addresses
-/// and prefixes come from DHCPv6).
+/// and prefixes come from DHCPv6). Unsolicited RAs are sparse, as from an
+/// ISP (the router's Router Solicitation is answered at once): odhcp6c
+/// f19dd37 runs its script for `bound` only after `script_sync_delay`, 10 s
+/// (`-S` cannot lower it), unless an RA arrives meanwhile (then after 1 s),
+/// so with RAs every few seconds the test would measure radvd's interval
+/// instead of that delay.
 fn radvd_conf() -> String {
     format!(
         "interface {} {{
 	AdvSendAdvert on;
-	MinRtrAdvInterval 3;
-	MaxRtrAdvInterval 4;
+	MinRtrAdvInterval 30;
+	MaxRtrAdvInterval 60;
 	AdvManagedFlag on;
 	AdvOtherConfigFlag on;
 	AdvDefaultLifetime 600;
