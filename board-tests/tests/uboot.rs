@@ -856,6 +856,13 @@ fn uboot_tftpboot_buildroot_qemu_mips_image() {
     // No echo, no kernel messages: the harness's marker protocol.
     board.send("stty -echo; dmesg -n 1; export PS1=''");
     board.run(":");
+    // The boot's s6-rc change prints to the console while services come
+    // up: wait for the base services before reading command output. (Not
+    // for the whole default bundle: on this network the router's wan gets
+    // no lease, and eth1 of its LAN is not there.)
+    board.run_ok(
+        "for i in $(seq 120); do s6-rc -a list | grep -qx dropbear && break; sleep 1; done",
+    );
 
     let cmdline = board.run_ok("cat /proc/cmdline");
     assert!(
@@ -876,16 +883,12 @@ fn uboot_tftpboot_buildroot_qemu_mips_image() {
         "head -c {squashfs_len} /dev/mtdblock0 | sha256sum"
     ));
     assert!(
-        sum.starts_with(&squashfs_sum),
+        sum.contains(&format!("{squashfs_sum}  -")),
         "mtdblock0 {sum} != rootfs.squashfs {squashfs_sum}"
     );
     // The firmware itself: s6-linux-init, and the default bundle up.
     let init = board.run_ok("readlink /sbin/init");
     assert!(init.contains("s6-linux-init"), "init: {init}");
-    board.run_ok(
-        "for i in $(seq 120); do s6-rc -u change default 2>/dev/null && break; sleep 1; done; \
-         s6-rc -u change default",
-    );
     let up = board.run_ok("s6-rc -a list");
     for service in ["getty", "syslogd", "dropbear"] {
         assert!(

@@ -853,7 +853,25 @@ fn scripts(out: &mut Out<'_>, r: &Router, svc: &Service) -> Result<(), RenderErr
                 let _ = write!(cmd, " -t {}", tm.get_ref());
             }
             for s in w.map(|w| w.services.as_slice()).unwrap_or_default() {
-                let _ = write!(cmd, " --ready {}/{}", out.opts.service_dir, s.get_ref());
+                // A WAN service is ready once the ISP answered: with the
+                // cable out at boot it never is, and the ratchet would
+                // reset the router every few minutes. Watch that it runs;
+                // every other service must be ready.
+                let s = s.get_ref();
+                let wan_side = r.wan.keys().any(|w| {
+                    let w = w.get_ref();
+                    [
+                        w.clone(),
+                        format!("{w}-address"),
+                        format!("{w}-v6"),
+                        format!("{w}-v6-address"),
+                        format!("{w}-server-route"),
+                    ]
+                    .iter()
+                    .any(|n| n == s)
+                });
+                let check = if wan_side { "--service" } else { "--ready" };
+                let _ = write!(cmd, " {check} {}/{s}", out.opts.service_dir);
             }
             out.exec(&run, "[watchdog]", vec![cmd])?;
         }
