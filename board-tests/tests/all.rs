@@ -13,6 +13,7 @@ mod mtd;
 mod outputs;
 mod router_l2tp;
 mod router_pppoe;
+mod router_vm;
 mod trial_boot;
 mod ubi;
 mod uboot;

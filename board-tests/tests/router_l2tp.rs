@@ -34,15 +34,14 @@
 //! change of the outputs symlink and of the default route out of the
 //! session with the mtime of a file it touches then (a jiffy, 4 ms here).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use limina_board_tests::{guest_limina, Machine, Vm, VmConfig};
-use limina_services::render::Tree;
 use limina_services::RenderOptions;
 
 use crate::common::{Check, CheckSome};
+use crate::router_vm::{first, ms, order, services, stamp_ns, statuses, timeline, DEBIAN_IP, SCAN};
 
 /// The router file: a DHCP wan and an L2TP wan over it.
 const ROUTER_TOML: &str = r#"
@@ -108,13 +107,6 @@ fn render_options() -> RenderOptions {
     }
 }
 
-/// Debian's iproute2, for `ip netns` (busybox's `ip` has none); kept off
-/// the PATH so that the services use busybox's `ip`, as on the device.
-const DEBIAN_IP: &str = "/opt/debian/ip";
-
-/// The scan directory (the rendered `--service-dir`).
-const SCAN: &str = "/run/service";
-
 /// The LNS (xl2tpd in the isp namespace): CHAP required; its pppd hands
 /// out 10.64.64.2.. and two DNS servers.
 const LNS_CONF: &str = "[global]
@@ -170,147 +162,14 @@ while :; do
 done
 "#;
 
-/// A rendered service definition (s6-rc source format).
-struct Def {
-    oneshot: bool,
-    readiness: bool,
-    deps: Vec<String>,
-    logger: Option<String>,
-}
-
-/// The services of the rendered `s6-rc/` (no bundles, no loggers: those
-/// run as `SERVICE/log`).
-fn services(tree: &Tree) -> BTreeMap<String, Def> {
-    let text = |p: String| {
-        tree.get(Path::new(&p))
-            .map(|f| f.contents.trim().to_string())
-    };
-    let mut names: Vec<String> = tree
-        .keys()
-        .filter_map(|p| {
-            let mut c = p.components();
-            (c.next()?.as_os_str() == "s6-rc")
-                .then(|| c.next())
-                .flatten()
-                .map(|n| n.as_os_str().to_string_lossy().into_owned())
-        })
-        .collect();
-    names.dedup();
-    let mut defs = BTreeMap::new();
-    for n in names {
-        let ty = text(format!("s6-rc/{n}/type")).check_some("a service's type");
-        if ty == "bundle" || text(format!("s6-rc/{n}/consumer-for")).is_some() {
-            continue;
-        }
-        let prefix = PathBuf::from(format!("s6-rc/{n}/dependencies.d"));
-        let deps = tree
-            .keys()
-            .filter(|p| p.parent() == Some(prefix.as_path()))
-            .filter_map(|p| p.file_name().map(|f| f.to_string_lossy().into_owned()))
-            .collect();
-        defs.insert(
-            n.clone(),
-            Def {
-                oneshot: ty == "oneshot",
-                readiness: text(format!("s6-rc/{n}/notification-fd")).is_some(),
-                deps,
-                logger: text(format!("s6-rc/{n}/producer-for")),
-            },
-        );
-    }
-    defs
-}
-
-/// Every service after its dependencies (Kahn; ties by name).
-fn order(defs: &BTreeMap<String, Def>) -> Vec<String> {
-    let mut done: Vec<String> = Vec::new();
-    while done.len() < defs.len() {
-        let next = defs
-            .iter()
-            .find(|(n, d)| !done.contains(n) && d.deps.iter().all(|x| done.contains(x)))
-            .map(|(n, _)| n.clone())
-            .check_some("a service whose dependencies are all up (cycle?)");
-        done.push(next);
-    }
-    done
-}
-
-/// A `stat -c '%Y %y'` (or the poller's stamp) as nanoseconds since the epoch.
-fn stamp_ns(text: &str) -> u128 {
-    let mut w = text.split_whitespace();
-    let (secs, frac) = match (w.next(), w.next(), w.next()) {
-        // "1796392761 2026-12-04 13:59:21.924268046 +0000"
-        (Some(s), Some(_date), Some(time)) => (s, time.split_once('.').map_or("0", |(_, f)| f)),
-        // "1796392761.924268046"
-        (Some(s), None, None) => s.split_once('.').unwrap_or((s, "0")),
-        _ => panic!("not a time stamp: {text:?}"),
-    };
-    let frac = format!("{frac:0<9}");
-    secs.parse::<u128>().check("stamp seconds") * 1_000_000_000
-        + frac[..9].parse::<u128>().check("stamp nanoseconds")
-}
-
-fn ms(from: u128, to: u128) -> String {
-    if to >= from {
-        format!("{:.1}", (to - from) as f64 / 1e6)
-    } else {
-        format!("-{:.1}", (from - to) as f64 / 1e6)
-    }
-}
-
-/// The poller's events so far: (time, what, state).
-fn timeline(vm: &mut Vm) -> Vec<(u128, String, bool)> {
-    vm.run_ok("cat /tmp/timeline.log")
-        .check("timeline")
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() == 3).then(|| (stamp_ns(f[0]), f[1].to_string(), f[2] == "1"))
-        })
-        .collect()
-}
-
-/// The first event `what` = `state` at or after `after`.
-fn first(events: &[(u128, String, bool)], what: &str, state: bool, after: u128) -> Option<u128> {
-    events
-        .iter()
-        .find(|(t, w, s)| *t >= after && w == what && *s == state)
-        .map(|(t, _, _)| *t)
-}
-
-/// Runs `cond` (a shell condition) every 50 ms until it holds, for at most
-/// `secs`; on timeout, fails with `what` and the services' logs.
+/// Polls `cond` in the guest until it holds ([`crate::router_vm::wait`]).
 fn wait(vm: &mut Vm, cond: &str, secs: u64, what: &str) {
-    let (status, out) = vm
-        .run_timeout(
-            &format!(
-                "i=0; until {cond}; do i=$((i + 1)); [ $i -gt {n} ] && break; read -t 0.05 -u 9 x; done; {cond}",
-                n = secs * 20
-            ),
-            Duration::from_secs(secs + 60),
-        )
-        .check(what);
-    if status != 0 {
-        panic!("{what}: not within {secs}s ({out})\n{}", diagnostics(vm));
-    }
+    crate::router_vm::wait(vm, cond, secs, what, diagnostics);
 }
 
-/// Polls shell condition `cond` every 5 ms (for at most 30 s) and returns
-/// when it first held (a stamp taken right after).
+/// The guest's clock when `cond` first holds ([`crate::router_vm::stamp_when`]).
 fn stamp_when(vm: &mut Vm, cond: &str, what: &str) -> u128 {
-    let (status, out) = vm
-        .run_timeout(
-            &format!(
-                "i=0; until {cond}; do i=$((i + 1)); [ $i -gt 6000 ] && break; read -t 0.005 -u 9 x; done; \
-                 : >/tmp/when.stamp; stat -c '%Y %y' /tmp/when.stamp; {cond}"
-            ),
-            Duration::from_secs(90),
-        )
-        .check(what);
-    if status != 0 {
-        panic!("{what}: not within 30s ({out})\n{}", diagnostics(vm));
-    }
-    stamp_ns(out.lines().last().check_some("a stamp"))
+    crate::router_vm::stamp_when(vm, cond, what, diagnostics)
 }
 
 /// What to print when something fails: the services' and daemons' logs.
@@ -331,24 +190,6 @@ fn output(vm: &mut Vm, service: &str, key: &str) -> String {
         .check(&format!("output {service} {key}"))
         .trim()
         .to_string()
-}
-
-/// The pids of every longrun and logger (`s6-svstat -o up,ready,pid`).
-fn statuses(vm: &mut Vm, defs: &BTreeMap<String, Def>) -> BTreeMap<String, String> {
-    let mut m = BTreeMap::new();
-    for (name, d) in defs.iter().filter(|(_, d)| !d.oneshot) {
-        let mut dirs = vec![name.clone()];
-        if d.logger.is_some() {
-            dirs.push(format!("{name}/log"));
-        }
-        for dir in dirs {
-            let st = vm
-                .run_ok(&format!("s6-svstat -o up,ready,pid {SCAN}/{dir}"))
-                .check("s6-svstat");
-            m.insert(dir, st.trim().to_string());
-        }
-    }
-    m
 }
 
 /// The state that follows the session: (the default routes, the route to
