@@ -244,7 +244,19 @@ struct Checker<'a> {
     out: Vec<Diagnostic>,
 }
 
+/// How a missing `password` key is named in "needs" errors.
+const PASSWORD_KEY: &str = "password = { secret = \"...\" }";
+
 impl Checker<'_> {
+    /// One error at `span` naming every missing key (`Some(key)`), if any:
+    /// `WHAT needs a and b`.
+    fn needs(&mut self, span: Range<usize>, what: &str, missing: &[Option<&str>]) {
+        let missing: Vec<&str> = missing.iter().flatten().copied().collect();
+        if !missing.is_empty() {
+            self.err(span, format!("{what} needs {}", missing.join(" and ")));
+        }
+    }
+
     fn err(&mut self, span: Range<usize>, message: impl Into<String>) {
         self.out.push(self.pos.at(span, message));
     }
@@ -620,43 +632,29 @@ pub(crate) fn check(r: &Router, pos: &Positions<'_>) -> Vec<Diagnostic> {
                 },
             },
             Protocol::Pppoe => {
-                let missing: Vec<&str> = [
-                    w.username.is_none().then_some("username"),
-                    w.password
-                        .is_none()
-                        .then_some("password = { secret = \"...\" }"),
-                ]
-                .into_iter()
-                .flatten()
-                .collect();
-                if !missing.is_empty() {
-                    c.err(
-                        w.protocol.span(),
-                        format!("{t}: protocol pppoe needs {}", missing.join(" and ")),
-                    );
-                }
+                c.needs(
+                    w.protocol.span(),
+                    &format!("{t}: protocol pppoe"),
+                    &[
+                        w.username.is_none().then_some("username"),
+                        w.password.is_none().then_some(PASSWORD_KEY),
+                    ],
+                );
                 if let Some(m) = &w.mtu {
                     mtu(&mut c, m, &t);
                 }
             }
             Protocol::L2tp => {
-                let missing: Vec<&str> = [
-                    w.server.is_none().then_some("server"),
-                    w.over.is_none().then_some("over"),
-                    w.username.is_none().then_some("username"),
-                    w.password
-                        .is_none()
-                        .then_some("password = { secret = \"...\" }"),
-                ]
-                .into_iter()
-                .flatten()
-                .collect();
-                if !missing.is_empty() {
-                    c.err(
-                        w.protocol.span(),
-                        format!("{t}: protocol l2tp needs {}", missing.join(" and ")),
-                    );
-                }
+                c.needs(
+                    w.protocol.span(),
+                    &format!("{t}: protocol l2tp"),
+                    &[
+                        w.server.is_none().then_some("server"),
+                        w.over.is_none().then_some("over"),
+                        w.username.is_none().then_some("username"),
+                        w.password.is_none().then_some(PASSWORD_KEY),
+                    ],
+                );
                 if let Some(s) = &w.server {
                     // Host names are not resolved: the host route to the
                     // server needs its address before the tunnel is up.
