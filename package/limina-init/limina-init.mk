@@ -46,15 +46,11 @@ endif
 LIMINA_INIT_DEPENDENCIES += host-limina-host
 define LIMINA_INIT_INSTALL_ROUTER
 	rm -rf $(@D)/router
-	$(HOST_DIR)/bin/limina-host router render $(LIMINA_INIT_ROUTER_FILE) $(@D)/router
 	# Every router service starts after the base file systems (/proc,
-	# /sys, /run, /var/log: mount-fs); one that reads /data after it is
-	# mounted (mount-data).
-	for s in $(@D)/router/s6-rc/*/; do \
-		[ "$$(cat $$s/type)" = bundle ] && continue; \
-		mkdir -p $$s/dependencies.d && touch $$s/dependencies.d/mount-fs || exit 1; \
-		if grep -qs ' /data/' $$s/run; then touch $$s/dependencies.d/mount-data; fi; \
-	done
+	# /sys, /run, /var/log: mount-fs); the secrets file on /data after
+	# /data is mounted (mount-data).
+	$(HOST_DIR)/bin/limina-host router render --after mount-fs \
+		--mount /data=mount-data $(LIMINA_INIT_ROUTER_FILE) $(@D)/router
 	cp -a $(@D)/router/s6-rc/. $(TARGET_DIR)/etc/s6-rc/source/
 	touch $(TARGET_DIR)/etc/s6-rc/source/default/contents.d/router
 	rm -rf $(TARGET_DIR)/etc/limina/router

@@ -26,7 +26,7 @@ pub enum Command {
     /// Render FILE into OUTDIR: s6-rc/ (source definitions), etc/ (what
     /// goes under --etc-dir), graph.dot and outputs.txt. Nothing is
     /// written when FILE has mistakes.
-    Render(RenderArgs),
+    Render(Box<RenderArgs>),
     /// Print FILE's service graph in graphviz's dot language.
     Graph {
         /// The router file.
@@ -69,6 +69,22 @@ pub struct RenderArgs {
         value_name = "PATH"
     )]
     pub path: String,
+    /// A service of the image every rendered service starts after
+    /// (repeatable), e.g. mount-fs.
+    #[arg(long, value_name = "SERVICE")]
+    pub after: Vec<String>,
+    /// DIR=SERVICE: a service reading a file under DIR (the secrets file)
+    /// starts after SERVICE, which mounts DIR (repeatable).
+    #[arg(long, value_name = "DIR=SERVICE", value_parser = dir_service)]
+    pub mount: Vec<(String, String)>,
+}
+
+/// `DIR=SERVICE` of `--mount`.
+fn dir_service(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .filter(|(d, n)| !d.is_empty() && !n.is_empty())
+        .map(|(d, n)| (d.to_string(), n.to_string()))
+        .ok_or_else(|| format!("{s:?} is not DIR=SERVICE"))
 }
 
 /// Runs a router subcommand; the error is what to print (one line per
@@ -100,6 +116,8 @@ pub fn run(args: &Args) -> Result<(), String> {
                 state_dir: a.state_dir.clone(),
                 applet_dir: a.applet_dir.clone(),
                 path: a.path.clone(),
+                after: a.after.clone(),
+                mounts: a.mount.clone(),
             };
             limina_services::render_to(&a.file, &a.outdir, &opts, a.force)
                 .map(|_| ())

@@ -160,6 +160,15 @@ pub enum RenderError {
         /// The value given.
         value: String,
     },
+    /// A service-name option (`--after`, the SERVICE of `--mount`) is not
+    /// a plain s6-rc service name.
+    #[error("render: {flag} {value:?}: not a service name of letters, digits and - _ .")]
+    ServiceOption {
+        /// The option's flag.
+        flag: &'static str,
+        /// The value given.
+        value: String,
+    },
     /// A template failed (a bug: the templates are checked at build time).
     #[error("render: template {name}")]
     Template {

@@ -41,6 +41,14 @@ pub struct RenderOptions {
     pub applet_dir: String,
     /// `PATH` of every script (`--path`).
     pub path: String,
+    /// Services outside the rendered tree (the image's own) that every
+    /// rendered service and logger starts after (`--after NAME`), e.g. the
+    /// one that mounts /proc, /run and the log directory.
+    pub after: Vec<String>,
+    /// `(DIR, SERVICE)` (`--mount DIR=SERVICE`): a service that reads a
+    /// file under DIR (the `[secrets]` file) also starts after SERVICE,
+    /// the one that mounts DIR.
+    pub mounts: Vec<(String, String)>,
 }
 
 impl Default for RenderOptions {
@@ -53,6 +61,8 @@ impl Default for RenderOptions {
             state_dir: "/run/limina/router".into(),
             applet_dir: "/usr/bin".into(),
             path: "/usr/bin:/usr/sbin:/bin:/sbin".into(),
+            after: Vec::new(),
+            mounts: Vec::new(),
         }
     }
 }
@@ -87,6 +97,15 @@ pub(crate) fn q(s: &str) -> String {
 /// as a space, `\t` as a tab, `\123` as an octal byte, ...).
 pub(crate) fn ppp_word(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// A service name as s6-rc takes it: letters, digits, `-`, `_`, `.`, not
+/// starting with a dot.
+fn plain_name(n: &str) -> bool {
+    !n.is_empty()
+        && !n.starts_with('.')
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 fn plain_path(p: &str) -> bool {
@@ -190,6 +209,20 @@ pub fn render(router: &Router, opts: &RenderOptions) -> Result<Tree, RenderError
     if let Some((flag, value)) = bad {
         return Err(RenderError::Options { flag, value });
     }
+    if let Some((d, _)) = opts.mounts.iter().find(|(d, _)| !plain_path(d)) {
+        return Err(RenderError::Options {
+            flag: "--mount",
+            value: d.clone(),
+        });
+    }
+    let names = opts.after.iter().map(|n| ("--after", n));
+    let names = names.chain(opts.mounts.iter().map(|(_, n)| ("--mount", n)));
+    if let Some((flag, n)) = names.into_iter().find(|(_, n)| !plain_name(n)) {
+        return Err(RenderError::ServiceOption {
+            flag,
+            value: n.clone(),
+        });
+    }
     let env = t::Env {
         path: opts.path.clone(),
         outputs_dir: opts.outputs_dir.clone(),
@@ -205,7 +238,7 @@ pub fn render(router: &Router, opts: &RenderOptions) -> Result<Tree, RenderError
         opts,
     };
     for svc in graph.services.values() {
-        definition(&mut out, svc)?;
+        definition(&mut out, router, svc)?;
         scripts(&mut out, router, svc)?;
     }
     config_files(&mut out, router)?;
@@ -216,11 +249,26 @@ pub fn render(router: &Router, opts: &RenderOptions) -> Result<Tree, RenderError
 
 /// The s6-rc source definition of `svc` (and its logger), without the
 /// scripts.
-fn definition(out: &mut Out<'_>, svc: &Service) -> Result<(), RenderError> {
+fn definition(out: &mut Out<'_>, r: &Router, svc: &Service) -> Result<(), RenderError> {
     let dir = PathBuf::from("s6-rc").join(&svc.name);
     out.put(dir.join("type"), format!("{}\n", svc.kind.as_str()), false);
     for d in &svc.dependencies {
         out.put(dir.join("dependencies.d").join(d), "", false);
+    }
+    if svc.kind != Kind::Bundle {
+        for d in &out.opts.after {
+            out.put(dir.join("dependencies.d").join(d), "", false);
+        }
+    }
+    if svc.origin == Origin::Secrets {
+        let file = r.secrets.as_ref().map(|s| s.get_ref().file.get_ref());
+        for (mdir, mservice) in &out.opts.mounts {
+            let under = file
+                .is_some_and(|f| Path::new(f).starts_with(mdir) && Path::new(f) != Path::new(mdir));
+            if under {
+                out.put(dir.join("dependencies.d").join(mservice), "", false);
+            }
+        }
     }
     match svc.kind {
         Kind::Bundle => {
@@ -249,6 +297,9 @@ fn definition(out: &mut Out<'_>, svc: &Service) -> Result<(), RenderError> {
                 false,
             );
             out.put(ldir.join("notification-fd"), "3\n", false);
+            for d in &out.opts.after {
+                out.put(ldir.join("dependencies.d").join(d), "", false);
+            }
             let run = t::LogRun {
                 log_dir: &out.opts.log_dir,
                 service: &svc.name,

@@ -275,6 +275,7 @@ fn render_options_reach_the_scripts() {
         state_dir: "/tmp/x/state".into(),
         applet_dir: "/tmp/x/bin".into(),
         path: "/tmp/x/bin:/usr/bin:/bin".into(),
+        ..RenderOptions::default()
     };
     let tree = render(&router, &opts).expect("render");
     let all: String = tree.values().map(|f| f.contents.as_str()).collect();
@@ -304,6 +305,71 @@ fn render_options_reach_the_scripts() {
     };
     let e = render(&router, &bad).expect_err("a blank in a path");
     assert_eq!(e.to_string(), "render: --etc-dir \"/etc/my router\": not an absolute path of letters, digits and / . _ + -");
+}
+
+/// `after` puts the image's base services before every rendered service
+/// and logger (never a bundle); `mounts` puts the mount of the secrets
+/// file's directory before `secrets` only; bad names are refused.
+#[test]
+fn after_and_mounts_become_dependencies() {
+    if !have_sources("after_and_mounts_become_dependencies") {
+        return;
+    }
+    let router = load(&repo().join(EXAMPLES[1].1)).expect("load");
+    let opts = RenderOptions {
+        after: vec!["mount-fs".into()],
+        mounts: vec![
+            ("/data".into(), "mount-data".into()),
+            ("/mnt".into(), "mount-mnt".into()),
+        ],
+        ..RenderOptions::default()
+    };
+    let tree = render(&router, &opts).expect("render");
+    let mut defs = 0;
+    for (path, file) in &tree {
+        let Ok(rest) = path.strip_prefix("s6-rc") else {
+            continue;
+        };
+        let mut parts = rest.components();
+        let (Some(name), Some(last), None) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        if last.as_os_str() != "type" {
+            continue;
+        }
+        let deps = Path::new("s6-rc").join(name).join("dependencies.d");
+        let has = |d: &str| tree.contains_key(&deps.join(d));
+        let bundle = file.contents == "bundle\n";
+        assert_eq!(
+            has("mount-fs"),
+            !bundle,
+            "{}",
+            name.as_os_str().to_string_lossy()
+        );
+        assert_eq!(has("mount-data"), name.as_os_str() == "secrets");
+        assert!(!has("mount-mnt"));
+        defs += 1;
+    }
+    assert!(defs > 20, "only {defs} definitions");
+    for (opts, message) in [
+        (
+            RenderOptions {
+                after: vec!["mount fs".into()],
+                ..RenderOptions::default()
+            },
+            "render: --after \"mount fs\": not a service name of letters, digits and - _ .",
+        ),
+        (
+            RenderOptions {
+                mounts: vec![("data".into(), "mount-data".into())],
+                ..RenderOptions::default()
+            },
+            "render: --mount \"data\": not an absolute path of letters, digits and / . _ + -",
+        ),
+    ] {
+        let e = render(&router, &opts).expect_err("a bad option");
+        assert_eq!(e.to_string(), message);
+    }
 }
 
 /// Each example rendered into a scratch directory.

@@ -501,6 +501,7 @@ fn rendered_ipv6_router_in_namespaces() {
         state_dir: abs(&state),
         applet_dir: abs(&bin),
         path: format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", abs(&bin)),
+        ..RenderOptions::default()
     };
     let rendered = limina_services::render::render(&router_file, &opts).expect("render");
     limina_services::render::write_tree(&rendered, &tree).expect("write the tree");
