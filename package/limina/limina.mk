@@ -97,6 +97,23 @@ define LIMINA_BUILD_CMDS
 		$(LIMINA_CARGO) build $(LIMINA_CARGO_OPTS)
 endef
 
+# Signed images (docs/signing.md): the image carries the public key of
+# the build's signing key, written from the secret key on every build so
+# that the two match; boards/common/post-image.sh signs the images with it.
+ifeq ($(BR2_PACKAGE_LIMINA_SIGN),y)
+LIMINA_DEPENDENCIES += host-limina-host
+define LIMINA_INSTALL_SIGNING_PUB
+	mkdir -p $(TARGET_DIR)/etc/limina
+	$(LIMINA_PKGDIR)/signing-key.sh $(HOST_DIR)/bin/limina-host \
+		$(TARGET_DIR)/etc/limina/signing.pub > /dev/null
+endef
+else
+define LIMINA_INSTALL_SIGNING_PUB
+	rm -f $(TARGET_DIR)/etc/limina/signing.pub
+endef
+endif
+LIMINA_TARGET_FINALIZE_HOOKS += LIMINA_INSTALL_SIGNING_PUB
+
 # The applet links follow the applet table, filtered by the features built.
 define LIMINA_INSTALL_TARGET_CMDS
 	$(INSTALL) -D -m 0755 $(@D)/target/$(LIMINA_RUST_TARGET)/release/limina \
