@@ -129,6 +129,34 @@ pub enum Error {
         /// What it printed (stdout and stderr together).
         output: String,
     },
+    /// A test asked for something its VM configuration does not allow
+    /// (a reboot without `allow_reboot`, a monitor command without
+    /// `monitor`, a flash layout that does not fit).
+    #[error("board-tests: bad VM configuration: {reason}")]
+    Config {
+        /// What is wrong and what to set.
+        reason: String,
+    },
+    /// A command that was to end in a reset of the guest finished instead.
+    #[error("board-tests: guest command `{command}` exited with {status} instead of resetting the guest; output:\n{output}")]
+    NoReset {
+        /// The command line.
+        command: String,
+        /// Its exit status.
+        status: i32,
+        /// What it printed.
+        output: String,
+    },
+    /// The QEMU monitor did not take a command.
+    #[error("board-tests: QEMU monitor {} refused `{command}`: {reason}", socket.display())]
+    Monitor {
+        /// The monitor's socket.
+        socket: PathBuf,
+        /// The monitor command.
+        command: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// Data copied out of the guest did not decode.
     #[error("board-tests: copying {guest_path} out of the guest: {reason}")]
     Transfer {

@@ -39,6 +39,7 @@ mod assets;
 mod console;
 pub mod elf;
 mod error;
+pub mod flash;
 pub mod initramfs;
 mod machine;
 mod modules;
@@ -48,6 +49,7 @@ pub use assets::{
     build_dir, guest_bins_dir, guest_limina, vm_assets_dir, workspace_root, MachineAssets,
 };
 pub use error::Error;
+pub use flash::PersistentFlash;
 pub use initramfs::Initramfs;
 pub use machine::Machine;
 pub use modules::ModuleTree;

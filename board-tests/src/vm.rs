@@ -70,8 +70,12 @@ pub struct VmConfig {
     pub memory_mib: u32,
     /// Step timeouts.
     pub timeouts: Timeouts,
-    /// Let the guest reboot (watchdog tests) instead of QEMU exiting.
+    /// Let the guest reboot (watchdog tests, [`Vm::reboot_hard`]) instead
+    /// of QEMU exiting.
     pub allow_reboot: bool,
+    /// Give QEMU a monitor on a Unix socket in the work directory, for
+    /// [`Vm::system_reset`].
+    pub monitor: bool,
     /// Use this kernel instead of the machine's asset.
     pub kernel: Option<PathBuf>,
     /// Use this QEMU executable instead of the machine's.
@@ -92,6 +96,7 @@ impl VmConfig {
             memory_mib: machine.default_memory_mib(),
             timeouts: Timeouts::default(),
             allow_reboot: false,
+            monitor: false,
             kernel: None,
             qemu_binary: None,
             assets_dir: None,
@@ -121,6 +126,9 @@ pub struct Vm {
     work_dir: PathBuf,
     next_id: u64,
     kernel_release: String,
+    allow_reboot: bool,
+    monitor: Option<PathBuf>,
+    boots: u32,
 }
 
 impl Vm {
@@ -179,6 +187,12 @@ impl Vm {
         ];
         append.extend(cfg.append.iter().cloned());
         let mut args = machine.qemu_args(cfg.memory_mib);
+        let monitor = cfg.monitor.then(|| work_dir.join("monitor.sock"));
+        if let Some(sock) = &monitor {
+            if let Some(i) = args.iter().position(|a| a == "-monitor") {
+                args[i + 1] = format!("unix:{},server=on,wait=off", sock.display());
+            }
+        }
         args.extend([
             "-kernel".to_string(),
             assets.kernel.display().to_string(),
@@ -226,6 +240,9 @@ impl Vm {
             work_dir,
             next_id: 0,
             kernel_release: String::new(),
+            allow_reboot: cfg.allow_reboot,
+            monitor,
+            boots: 0,
         };
         let release = vm.wait_console(
             &format!("the {machine} guest to boot to its shell"),
@@ -254,7 +271,10 @@ impl Vm {
 
     fn after_ready(&mut self, release: Result<String, String>) -> Result<(), Error> {
         match release {
-            Ok(r) => self.kernel_release = r,
+            Ok(r) => {
+                self.kernel_release = r;
+                self.boots += 1;
+            }
             Err(line) => {
                 let step = line
                     .trim_start_matches(INIT_ERROR_MARKER)
@@ -281,6 +301,105 @@ impl Vm {
         let what = format!("the {} guest to boot to its shell again", self.machine);
         let release = self.wait_console(&what, scaled(timeout), Vm::ready_matcher)?;
         self.after_ready(release)
+    }
+
+    /// Cuts the power: the guest kernel resets the machine at once
+    /// (`echo b > /proc/sysrq-trigger`: no sync, no unmount, no process
+    /// told), then waits for the fresh `/init` to reach its shell. Guest
+    /// RAM outside the kernel's reach survives, as QEMU does not clear it
+    /// on reset: see [`crate::PersistentFlash`]. Needs `allow_reboot`.
+    pub fn reboot_hard(&mut self) -> Result<(), Error> {
+        self.need_reboot("reboot_hard")?;
+        self.send_line("echo b > /proc/sysrq-trigger")?;
+        self.wait_reboot("sysrq-b")
+    }
+
+    /// Cuts the power from outside: QEMU's monitor `system_reset`, whatever
+    /// the guest is doing, then waits for the fresh `/init`'s shell. Needs
+    /// `monitor` and `allow_reboot` in the [`VmConfig`].
+    pub fn system_reset(&mut self) -> Result<(), Error> {
+        self.need_reboot("system_reset")?;
+        let Some(socket) = self.monitor.clone() else {
+            return Err(Error::Config {
+                reason: "system_reset needs VmConfig::monitor".to_string(),
+            });
+        };
+        monitor_command(&socket, "system_reset", scaled(Duration::from_secs(20)))?;
+        self.wait_reboot("the monitor's system_reset")
+    }
+
+    /// Runs a command that is to reset the guest before it finishes (one
+    /// that ends in `echo b > /proc/sysrq-trigger`, say), and waits for the
+    /// fresh `/init`'s shell. Returns what the command printed before the
+    /// reset (with whatever the firmware and kernel printed while booting
+    /// again). A command that finishes instead is an error,
+    /// [`Error::NoReset`]. Needs `allow_reboot`.
+    pub fn run_until_reset(&mut self, command: &str, timeout: Duration) -> Result<String, Error> {
+        self.need_reboot("run_until_reset")?;
+        self.next_id += 1;
+        let marker = format!("@@LIMINA-RC-{}:", self.next_id);
+        self.send(&format!("{command}\necho \"{marker}\"$?\"@@\"\n"))?;
+        let what = format!(
+            "guest command `{command}` to reset the {} guest and the guest to boot to its shell again",
+            self.machine
+        );
+        enum End {
+            Finished(i32, String),
+            Reset(String, Result<String, String>),
+        }
+        let end = self.wait_console(&what, scaled(timeout) + scaled(self.timeouts.boot), |s| {
+            if let Some(i) = s.find(&marker) {
+                let rest = &s[i + marker.len()..];
+                if let Some(end) = rest.find("@@\n") {
+                    if let Ok(status) = rest[..end].parse::<i32>() {
+                        return Some((
+                            i + marker.len() + end + 3,
+                            End::Finished(status, s[..i].trim_end().to_string()),
+                        ));
+                    }
+                }
+            }
+            let (end, release) = Vm::ready_matcher(s)?;
+            Some((end, End::Reset(s[..end].to_string(), release)))
+        })?;
+        match end {
+            End::Finished(status, output) => Err(Error::NoReset {
+                command: command.to_string(),
+                status,
+                output,
+            }),
+            End::Reset(output, release) => {
+                self.after_ready(release)?;
+                Ok(output)
+            }
+        }
+    }
+
+    fn need_reboot(&self, what: &str) -> Result<(), Error> {
+        if self.allow_reboot {
+            Ok(())
+        } else {
+            Err(Error::Config {
+                reason: format!(
+                    "{what} needs VmConfig::allow_reboot (without it QEMU runs with -no-reboot and exits)"
+                ),
+            })
+        }
+    }
+
+    fn wait_reboot(&mut self, how: &str) -> Result<(), Error> {
+        let what = format!(
+            "the {} guest to boot to its shell again after {how}",
+            self.machine
+        );
+        let release = self.wait_console(&what, scaled(self.timeouts.boot), Vm::ready_matcher)?;
+        self.after_ready(release)
+    }
+
+    /// How many times the guest's `/init` reached its shell (1 after
+    /// [`Vm::boot`], one more per reboot).
+    pub fn boots(&self) -> u32 {
+        self.boots
     }
 
     /// The machine.
@@ -457,6 +576,40 @@ impl Drop for Vm {
             self.kill();
         }
     }
+}
+
+/// Sends one command to QEMU's human monitor on `socket` and waits for the
+/// prompt after it (the command has run).
+fn monitor_command(socket: &Path, command: &str, timeout: Duration) -> Result<(), Error> {
+    use std::io::Read;
+    use std::os::unix::net::UnixStream;
+    let err = |reason: String| Error::Monitor {
+        socket: socket.to_path_buf(),
+        command: command.to_string(),
+        reason,
+    };
+    let mut s = UnixStream::connect(socket).map_err(|e| err(format!("connect: {e}")))?;
+    s.set_read_timeout(Some(timeout))
+        .map_err(|e| err(e.to_string()))?;
+    s.write_all(format!("{command}\n").as_bytes())
+        .map_err(|e| err(format!("write: {e}")))?;
+    // The banner ends in a prompt, and so does the command's answer.
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    while String::from_utf8_lossy(&seen).matches("(qemu)").count() < 2 {
+        match s.read(&mut buf) {
+            Ok(0) => return Err(err("the monitor closed the connection".to_string())),
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+            Err(e) => {
+                return Err(err(format!(
+                    "no prompt after the command within {:.0}s ({e}); got {:?}",
+                    timeout.as_secs_f64(),
+                    String::from_utf8_lossy(&seen)
+                )))
+            }
+        }
+    }
+    Ok(())
 }
 
 fn shell_words(args: &[String]) -> String {

@@ -17,5 +17,6 @@ mod router_vm;
 mod trial_boot;
 mod ubi;
 mod uboot;
+mod upgrade;
 mod watchdog;
 mod x86_64;
