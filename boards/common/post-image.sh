@@ -51,7 +51,7 @@ fi
 limina_host=$HOST_DIR/bin/limina-host
 pub=$TARGET_DIR/etc/limina/signing.pub
 key=$("$(dirname "$0")/../../package/limina/signing-key.sh" "$limina_host")
-[ -f "$pub" ] || { echo "post-image: no $pub to check the signatures against" >&2; exit 1; }
+[ -f "$pub" ] || { echo "post-image: no $pub to check the signatures against (limina's target-finalize hook writes it: run make again)" >&2; exit 1; }
 compatible=$(sed -n 's/^compatible: *//p' "$board_dir/meta" 2> /dev/null)
 if [ -z "$compatible" ]; then
 	echo "post-image: no 'compatible:' line in $board_dir/meta: the signatures need the board" >&2
