@@ -80,6 +80,15 @@ pub struct Options<'a> {
     pub expected_magic: Option<&'a [u8]>,
     /// Refuse an image this check rejects (e.g. a signature check).
     pub check: Option<ImageCheck<'a>>,
+    /// Make the header block the commit record of the whole image: when
+    /// any image block changes, block 0 is erased first and written last
+    /// even if it already holds the image's data. For headers that
+    /// checksum only part of the image: a uImage covers its kernel, not
+    /// the squashfs after it, so an upgrade that changes only the root
+    /// file system would otherwise keep a valid old header over blocks
+    /// half rewritten. Costs one erase and one write when block 0 is
+    /// unchanged; nothing when nothing changes.
+    pub header_guard: bool,
 }
 
 impl Default for Options<'_> {
@@ -90,6 +99,7 @@ impl Default for Options<'_> {
             verify: true,
             expected_magic: None,
             check: None,
+            header_guard: false,
         }
     }
 }
@@ -102,6 +112,7 @@ impl fmt::Debug for Options<'_> {
             .field("verify", &self.verify)
             .field("expected_magic", &self.expected_magic)
             .field("check", &self.check.map(|_| "fn"))
+            .field("header_guard", &self.header_guard)
             .finish()
     }
 }
@@ -440,6 +451,12 @@ pub fn plan<'a, F: Flash + ?Sized>(
             action,
         });
     }
+    let changes = blocks.iter().any(|b| b.action != Action::Keep);
+    if options.header_guard && changes {
+        if let Some(h) = blocks.first_mut().filter(|h| h.action == Action::Keep) {
+            h.action = Action::EraseWrite;
+        }
+    }
     if options.erase_all {
         for b in block..geometry.blocks() {
             if !bad(flash, b)? {
@@ -694,6 +711,60 @@ mod tests {
             write(&mut f, &new, &changed()).expect("write");
             assert_eq!(f.counters().erases, 1);
             assert_eq!(&f.contents()[..new.len()], &new[..]);
+        }
+    }
+
+    #[test]
+    fn header_guard_rewrites_an_unchanged_header_block_around_the_change() {
+        let mut f = SimFlash::nor(8, ES);
+        let old = image(6 * ES as usize, 1);
+        f.load(&old);
+        let mut new = old.clone();
+        new[4 * ES as usize] ^= 0xff;
+        let guard = Options {
+            header_guard: true,
+            ..changed()
+        };
+        // Unchanged image: the guard costs nothing.
+        let p = plan(&mut f, &old, &guard).expect("plan");
+        assert_eq!((p.erases(), p.writes(), p.unchanged()), (0, 0, 6));
+        // Block 4 changes: block 0 is erased first and written last.
+        let mut order = Vec::new();
+        write_image(&mut f, &new, &guard, &mut |p| {
+            order.push((p.stage, p.block))
+        })
+        .expect("write");
+        assert_eq!(
+            order,
+            [
+                (Stage::Erase, 0),
+                (Stage::Erase, 4),
+                (Stage::Write, 4),
+                (Stage::Verify, 4),
+                (Stage::Write, 0),
+                (Stage::Verify, 0),
+            ]
+        );
+        assert_eq!(&f.contents()[..new.len()], &new[..]);
+        // A power cut anywhere leaves the old image, block 0 erased, or
+        // the whole new image: never the header over a half-written rest.
+        for cut in 0..4 {
+            let mut f = SimFlash::nor(8, ES);
+            f.load(&old);
+            f.set_faults(Faults {
+                power_cut_after_erases: Some(cut),
+                ..Faults::default()
+            });
+            let _ = write_image(&mut f, &new, &guard, &mut |_| {});
+            let head = &f.contents()[..ES as usize];
+            let rest_new = f.contents()[ES as usize..new.len()] == new[ES as usize..];
+            let untouched = f.contents()[..old.len()] == old[..];
+            assert!(
+                untouched
+                    || head.iter().all(|&b| b == 0xff)
+                    || (head == &new[..ES as usize] && rest_new),
+                "cut {cut}: a header over a half-written image"
+            );
         }
     }
 

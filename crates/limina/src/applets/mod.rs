@@ -72,6 +72,8 @@ mod ubiupdatevol;
 mod udhcpc_script;
 #[cfg(feature = "hotplug")]
 mod uevent_wait;
+#[cfg(feature = "upgrade")]
+mod upgrade;
 #[cfg(feature = "sign")]
 mod verify_image;
 #[cfg(feature = "outputs")]
@@ -297,6 +299,13 @@ pub static APPLETS: &[Applet] = &[
         summary: "run a command for each matching kernel uevent (hotplug)",
         usage: uevent_wait::USAGE,
         main: uevent_wait::main,
+    },
+    #[cfg(feature = "upgrade")]
+    Applet {
+        name: "upgrade",
+        summary: "check a signed firmware image and write it to both slots, power-cut safe",
+        usage: upgrade::USAGE,
+        main: upgrade::main,
     },
     #[cfg(feature = "sign")]
     Applet {
