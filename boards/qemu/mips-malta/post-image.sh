@@ -34,7 +34,21 @@ if [ -f "$vmlinux" ]; then
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT
 	"$objcopy" -O binary "$vmlinux" "$tmp/vmlinux.bin"
-	xz --format=lzma -6 -c "$tmp/vmlinux.bin" > "$tmp/vmlinux.bin.lzma"
-	mkimage -A mips -O linux -T kernel -C lzma -a "$load" -e "$entry" \
-		-n "Limina qemu-mips" -d "$tmp/vmlinux.bin.lzma" "$binaries_dir/uImage" > /dev/null
+	"$(dirname "$0")/../../common/mkuimage.sh" mips "$load" "$entry" "Limina qemu-mips" \
+		"$tmp/vmlinux.bin" "$binaries_dir/uImage"
+fi
+
+# firmware.bin, the image `limina upgrade` and `limina trial-boot` take
+# (docs/upgrading.md): the uImage, padded with 0xff to the next 64 KiB (the
+# NOR erase block), then the squashfs, as OpenWrt's ath79 images are laid
+# out.
+if [ -f "$binaries_dir/uImage" ] && [ -f "$binaries_dir/rootfs.squashfs" ]; then
+	size=$(stat -c %s "$binaries_dir/uImage")
+	pad=$(( (65536 - size % 65536) % 65536 ))
+	{
+		cat "$binaries_dir/uImage"
+		head -c "$pad" /dev/zero | tr '\000' '\377'
+		cat "$binaries_dir/rootfs.squashfs"
+	} > "$binaries_dir/firmware.bin.tmp"
+	mv "$binaries_dir/firmware.bin.tmp" "$binaries_dir/firmware.bin"
 fi
