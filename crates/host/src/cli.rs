@@ -45,4 +45,11 @@ pub enum Command {
     /// Exit status: 0 done, 1 the signature does not verify, 2 anything
     /// else (as minisign).
     Sign(crate::sign::Args),
+    /// Send a signed image to a router over ssh and run `limina upgrade`
+    /// there (the .minisig, then the image, on one connection).
+    ///
+    /// Exit status: the router's (0 written, 1 refused or failed, 2 bad
+    /// usage), 255 when ssh could not connect, 2 when the image cannot be
+    /// read here.
+    Upgrade(crate::upgrade::Args),
 }

@@ -27,3 +27,5 @@ pub mod router;
 pub mod sign;
 #[cfg(feature = "cli")]
 pub mod tftpd;
+#[cfg(feature = "cli")]
+pub mod upgrade;

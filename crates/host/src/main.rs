@@ -7,7 +7,7 @@ use std::error::Error as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use limina_host::{cli, git, kconfig_check, router, sign, tftpd};
+use limina_host::{cli, git, kconfig_check, router, sign, tftpd, upgrade};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
@@ -51,6 +51,7 @@ fn main() -> ExitCode {
         }
         cli::Command::Tftpd(args) => anyhow_exit(tftpd::run(args).map(|()| ExitCode::SUCCESS)),
         cli::Command::Sign(args) => sign::run(args),
+        cli::Command::Upgrade(args) => anyhow_exit(upgrade::run(&args)),
         cli::Command::Router(args) => match router::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

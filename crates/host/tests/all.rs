@@ -18,6 +18,8 @@ mod real_tree;
 mod router;
 #[path = "all/sign.rs"]
 mod sign;
+#[path = "all/upgrade.rs"]
+mod upgrade;
 
 /// These tests run the built binary, which a cross-target run cannot
 /// (`scripts/cross-test` under qemu-user and the MIPS VM set
