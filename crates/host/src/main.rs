@@ -51,7 +51,7 @@ fn main() -> ExitCode {
         }
         cli::Command::Tftpd(args) => anyhow_exit(tftpd::run(args).map(|()| ExitCode::SUCCESS)),
         cli::Command::Sign(args) => sign::run(args),
-        cli::Command::Upgrade(args) => anyhow_exit(upgrade::run(&args)),
+        cli::Command::Upgrade(args) => anyhow_exit(upgrade::run(args)),
         cli::Command::Router(args) => match router::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
