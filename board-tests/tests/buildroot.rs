@@ -810,3 +810,330 @@ fn qemu_mips_router_serves_its_lan_through_the_wan() {
     );
     client.kill();
 }
+
+/// `limina-host`: `$LIMINA_HOST`, or the workspace's debug build (built
+/// here when missing).
+fn limina_host() -> PathBuf {
+    if let Some(p) = std::env::var_os("LIMINA_HOST") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let p = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory")
+        .join("limina-host");
+    if !p.is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo)
+            .args(["build", "-q", "-p", "limina-host"])
+            .current_dir(workspace_root())
+            .status()
+            .expect("cargo build -p limina-host");
+        assert!(st.success(), "cargo build -p limina-host: {st}");
+    }
+    p
+}
+
+/// `sha256sum` of `data`.
+fn sha256_hex(data: &[u8]) -> String {
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sha256sum");
+    let mut input = child.stdin.take().expect("stdin");
+    let data = data.to_vec();
+    let writer = std::thread::spawn(move || input.write_all(&data));
+    let out = child.wait_with_output().expect("sha256sum");
+    writer.join().expect("writer").expect("write to sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The sha256 `limina upgrade --status` prints for a slot (`-` when the
+/// slot is not valid).
+fn slot_sha(status: &str, slot: &str) -> String {
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(&format!("{slot} ")))
+        .unwrap_or_else(|| panic!("no {slot} line in:\n{status}"));
+    line.split_once("sha256 ")
+        .and_then(|(_, rest)| rest.split(',').next())
+        .unwrap_or("-")
+        .to_string()
+}
+
+/// The upgrade journey on the qemu-mips image itself: the build's
+/// `firmware.bin` and its signature (the build's key, `board:mti,malta`)
+/// go over one ssh connection (`limina-host upgrade`, dropbear) to
+/// `limina upgrade -` on the running image, which checks them against
+/// the `/etc/limina/signing.pub` the build put in the image and the
+/// running device tree, and writes two phram slots (`firmware`,
+/// `firmware-b`, 16 MiB each in RAM the kernel was told to leave alone)
+/// holding an older image. Then every refusal, each with its line and
+/// both slots unchanged, and a rerun that changes nothing. Prints the
+/// timings.
+#[test]
+#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
+fn qemu_mips_upgrade_over_ssh_checks_then_writes_both_slots() {
+    let files = [
+        "vmlinux",
+        "rootfs.squashfs",
+        "data.img",
+        "firmware.bin",
+        "firmware.bin.minisig",
+    ];
+    let Some(images) = built_images("qemu-mips", &files) else {
+        return;
+    };
+    let work = limina_board_tests::build_dir().join("board-tests/qemu-mips-upgrade");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).expect("work dir");
+    let firmware = std::fs::read(images.join("firmware.bin")).expect("firmware.bin");
+    let new_sha = sha256_hex(&firmware);
+
+    // An older image: the same kernel, another root file system.
+    let old_root = work.join("old-root");
+    std::fs::create_dir_all(old_root.join("etc")).expect("old root");
+    std::fs::write(old_root.join("etc/issue"), "the old image\n").expect("old issue");
+    let old_fs = work.join("old.squashfs");
+    host_tool(
+        "mksquashfs",
+        &[
+            &old_root.display().to_string(),
+            &old_fs.display().to_string(),
+            "-noappend",
+            "-all-root",
+            "-quiet",
+            "-no-progress",
+        ],
+    );
+    let uimage = std::fs::read(images.join("uImage")).expect("uImage");
+    let mut old = uimage.clone();
+    old.resize(uimage.len().next_multiple_of(65536), 0xff);
+    old.extend(std::fs::read(&old_fs).expect("old squashfs"));
+    std::fs::write(work.join("old.bin"), &old).expect("old.bin");
+    let old_sha = sha256_hex(&old);
+
+    // An ssh key for root (the image's authorized_keys is the example's).
+    let key = work.join("id_ed25519");
+    host_tool(
+        "ssh-keygen",
+        &[
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-f",
+            &key.display().to_string(),
+        ],
+    );
+    let public = std::fs::read_to_string(work.join("id_ed25519.pub")).expect("public key");
+
+    let readme = workspace_root().join("boards/qemu/mips-malta/readme.txt");
+    let mut args = qemu_line(&readme, "qemu-mips_defconfig", &images);
+    let port = free_port();
+    let user_net = args
+        .iter_mut()
+        .find(|a| a.starts_with("user,"))
+        .expect("a user-network argument");
+    user_net.push_str(&format!(",hostfwd=tcp:127.0.0.1:{port}-:22"));
+    // 32 MiB at 192 MiB kept from the kernel for the two slots.
+    let append = args.iter().position(|a| a == "-append").expect("-append") + 1;
+    args[append].push_str(" memmap=32M$0x0c000000");
+    let mut console = Console::spawn(&args);
+    login(&mut console);
+    // phram is built in; its command-line parameter takes one device, so
+    // the slots are added at run time.
+    console.run_ok(
+        "echo firmware,0x0c000000,16Mi,64Ki > /sys/module/phram/parameters/phram && \
+         echo firmware-b,0x0d000000,16Mi,64Ki > /sys/module/phram/parameters/phram && \
+         cat /proc/mtd",
+    );
+    console.run_ok(&format!(
+        "mount -t tmpfs -o mode=0700 tmpfs /root/.ssh && echo '{}' > /root/.ssh/authorized_keys",
+        public.trim()
+    ));
+    console.run_ok(
+        "for i in $(seq 60); do ip -4 addr show dev eth0 | grep -q 10.0.2.15 && break; sleep 1; done",
+    );
+    let banner = ssh_banner(port, Duration::from_secs(60));
+    assert!(banner.starts_with("SSH-2.0-dropbear"), "{banner}");
+    let ssh = format!(
+        "ssh -i {} -p {port} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+         -o BatchMode=yes -o LogLevel=ERROR",
+        key.display()
+    );
+    let host = limina_host();
+    let upgrade = |image: &Path, extra: &[&str]| {
+        let started = Instant::now();
+        let out = Command::new(&host)
+            .arg("upgrade")
+            .args(["--ssh", &ssh])
+            .args(extra)
+            .arg("root@127.0.0.1")
+            .arg(image)
+            .output()
+            .expect("limina-host upgrade");
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        (out.status.code(), err, started.elapsed().as_secs_f64())
+    };
+
+    // The old image into both slots, by hand, over the same connection.
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{ssh} root@127.0.0.1 'cat > /tmp/old.bin' < {}",
+            work.join("old.bin").display()
+        ))
+        .status()
+        .expect("ssh");
+    assert!(st.success(), "copying old.bin: {st}");
+    console.run_ok("flashcp /tmp/old.bin mtd:firmware && flashcp /tmp/old.bin mtd:firmware-b");
+    let status = console.run_ok("limina upgrade --status");
+    assert_eq!(slot_sha(&status, "primary"), old_sha, "{status}");
+    assert_eq!(slot_sha(&status, "fallback"), old_sha, "{status}");
+
+    // Refusals: each names its reason and leaves both slots as they were.
+    let bad = |name: &str, data: &[u8], sig: Option<&[u8]>| {
+        let p = work.join(name);
+        std::fs::write(&p, data).expect("bad image");
+        let s = work.join(format!("{name}.minisig"));
+        let _ = std::fs::remove_file(&s);
+        if let Some(sig) = sig {
+            std::fs::write(&s, sig).expect("sig");
+        }
+        p
+    };
+    let good_sig = std::fs::read(images.join("firmware.bin.minisig")).expect("signature");
+    let mut flipped = firmware.clone();
+    let at = firmware.len() - 3000;
+    flipped[at] ^= 0x01;
+    let other_key = work.join("other");
+    let out = Command::new(&host)
+        .args(["sign", "keygen", "-W", "-p"])
+        .arg(other_key.with_extension("pub"))
+        .arg("-s")
+        .arg(other_key.with_extension("key"))
+        .output()
+        .expect("keygen");
+    assert!(out.status.success(), "{out:?}");
+    let theirs = bad("theirs.bin", &firmware, None);
+    let out = Command::new(&host)
+        .args(["sign", "sign", "-s"])
+        .arg(other_key.with_extension("key"))
+        .args(["-t", "timestamp:1\tfile:firmware.bin\tboard:mti,malta"])
+        .arg(&theirs)
+        .output()
+        .expect("sign");
+    assert!(out.status.success(), "{out:?}");
+    let mut cases = vec![
+        (
+            bad("unsigned.bin", &firmware, None),
+            "unsigned: the image has no signature",
+        ),
+        (theirs, "key id mismatch"),
+        (
+            bad("flipped.bin", &flipped, Some(&good_sig)),
+            "bad signature",
+        ),
+        (
+            bad(
+                "truncated.bin",
+                &firmware[..firmware.len() / 2],
+                Some(&good_sig),
+            ),
+            "not a firmware image",
+        ),
+        (
+            bad("oversized.bin", &vec![0x27u8; 17 << 20], Some(&good_sig)),
+            "larger than 16777216 bytes",
+        ),
+    ];
+    // Another board's image, signed with the build's own key when this
+    // machine has it (docs/signing.md: ~/.config/limina/signing).
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+    let build_key = config.map(|c| c.join("limina/signing/limina.key"));
+    if let Some(build_key) = build_key.filter(|k| k.is_file()) {
+        let p = bad("gl-ar750.bin", &firmware, None);
+        let out = Command::new(&host)
+            .args(["sign", "sign", "-s"])
+            .arg(&build_key)
+            .args([
+                "-t",
+                "timestamp:1\tfile:firmware.bin\tboard:glinet,gl-ar750",
+            ])
+            .arg(&p)
+            .output()
+            .expect("sign");
+        assert!(out.status.success(), "{out:?}");
+        cases.push((
+            p,
+            "the image is for board \"glinet,gl-ar750\", this board is mti,malta",
+        ));
+    } else {
+        eprintln!("another board's image: not tried (no build key in ~/.config/limina/signing)");
+    }
+    for (image, want) in &cases {
+        let (code, err, _) = upgrade(image, &[]);
+        assert_eq!(code, Some(1), "{}: {err}", image.display());
+        assert!(
+            err.contains(want),
+            "{}: want {want:?} in:\n{err}",
+            image.display()
+        );
+        assert!(
+            err.contains("nothing was written"),
+            "{}:\n{err}",
+            image.display()
+        );
+        let status = console.run_ok("limina upgrade --status");
+        assert_eq!(
+            slot_sha(&status, "primary"),
+            old_sha,
+            "after {}: {status}",
+            image.display()
+        );
+        assert_eq!(
+            slot_sha(&status, "fallback"),
+            old_sha,
+            "after {}: {status}",
+            image.display()
+        );
+        eprintln!(
+            "refused {}: {}",
+            image.display(),
+            err.lines().find(|l| l.contains(want)).unwrap_or("")
+        );
+    }
+
+    // The real thing.
+    let (code, err, secs) = upgrade(&images.join("firmware.bin"), &[]);
+    assert_eq!(code, Some(0), "{err}");
+    eprintln!(
+        "upgrade over ssh: {secs:.1} s for {} bytes\n{err}",
+        firmware.len()
+    );
+    assert!(err.contains("signed by key"), "{err}");
+    assert!(err.contains("board mti,malta"), "{err}");
+    let status = console.run_ok("limina upgrade --status");
+    assert_eq!(slot_sha(&status, "primary"), new_sha, "{status}");
+    assert_eq!(slot_sha(&status, "fallback"), new_sha, "{status}");
+    assert!(status.contains("boots: primary"), "{status}");
+
+    // Again: nothing to erase or write.
+    let (code, err, secs) = upgrade(&images.join("firmware.bin"), &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("primary erased 0, written 0") && err.contains("fallback erased 0, written 0"),
+        "{err}"
+    );
+    eprintln!("the same image again: {secs:.1} s");
+}

@@ -903,3 +903,140 @@ fn uboot_tftpboot_buildroot_qemu_mips_image() {
     // the buildroot:: tests).
     drop(board);
 }
+
+/// The qemu-aarch64 build's own tftpboot set (`uImage`, `boot.scr`,
+/// `rootfs.squashfs`, boards/qemu/aarch64-virt): Debian's `qemu_arm64`
+/// U-Boot TFTP-loads them from our server; the script puts the rootfs in
+/// a `/reserved-memory` node with compatible `phram` in a copy of QEMU's
+/// device tree (arm64 refuses to ioremap RAM, so `phram.phram=` cannot be
+/// used), and the kernel mounts it from `mtdblock0`, then s6-linux-init
+/// brings the image up.
+#[test]
+#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
+fn uboot_tftpboot_buildroot_qemu_aarch64_image() {
+    let files = ["uImage", "boot.scr", "rootfs.squashfs"];
+    let Some(images) = crate::buildroot::built_images("qemu-aarch64", &files) else {
+        return;
+    };
+    let (work, tftp) = work_dir("buildroot-qemu-aarch64");
+    for f in files {
+        std::fs::copy(images.join(f), tftp.join(f)).check("copy the board's image");
+    }
+    let squashfs = tftp.join("rootfs.squashfs");
+    let squashfs_len = std::fs::metadata(&squashfs).check("squashfs").len();
+    let squashfs_sum = sha256(&squashfs);
+    let info = tool_output(
+        "mkimage",
+        &["-l", &tftp.join("uImage").display().to_string()],
+    );
+    assert!(
+        info.contains("AArch64 Linux Kernel Image (lzma compressed)"),
+        "uImage: {info}"
+    );
+
+    let uboot = uboot_image("aarch64-virt-u-boot.bin").display().to_string();
+    let args: Vec<String> = [
+        "-M",
+        "virt",
+        "-cpu",
+        "cortex-a53",
+        "-m",
+        "512",
+        "-accel",
+        "tcg",
+        "-bios",
+        &uboot,
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-serial",
+        "stdio",
+        "-no-reboot",
+        "-nic",
+        "tap,ifname=tap0,script=no,downscript=no,model=virtio-net-pci",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut board = Board::start(&tftp, &work, "qemu-system-aarch64", &args);
+    // Debian's build autoboots (distro boot) after 2 s: any key stops it.
+    board.wait_for("Hit any key to stop autoboot", scaled(120));
+    board.send_raw(" ");
+    let prompt = "=> ";
+    let t = scaled(60);
+    board.send("echo UBOOT-SYNC");
+    board.wait_for(&format!("UBOOT-SYNC\n{prompt}"), t);
+    for cmd in [
+        "setenv ipaddr 10.0.2.15",
+        "setenv serverip 10.0.2.2",
+        "setenv netmask 255.255.255.0",
+        "setenv extra_bootargs panic=-1",
+    ] {
+        board.uboot(prompt, cmd, t);
+    }
+    let from = board.text().len();
+    let start = Instant::now();
+    let out = board.uboot(prompt, "tftpboot ${loadaddr} boot.scr", t);
+    assert!(out.contains("Bytes transferred = "), "tftpboot: {out}");
+    board.send("source ${loadaddr}");
+    board.wait_for("login:", scaled(400));
+    let secs = start.elapsed().as_secs_f64();
+    let transcript = format!("{prompt}{}", &board.text()[from..]);
+    std::fs::write(work.join("transcript.txt"), &transcript).check("transcript");
+    for step in [
+        "Filename 'uImage'",
+        "Filename 'rootfs.squashfs'",
+        "compatible = \"phram\"",
+        "AArch64 Linux Kernel Image (lzma compressed)",
+        "VFS: Mounted root (squashfs filesystem) readonly on device 31:0",
+    ] {
+        assert!(transcript.contains(step), "{step:?} not in the transcript");
+    }
+    board.send("root");
+    board.wait_for("# ", scaled(30));
+    board.send("stty -echo; dmesg -n 1; export PS1=''");
+    board.run(":");
+    board.run_ok(
+        "for i in $(seq 50); do s6-svstat -o up /run/service/dropbear 2>/dev/null | grep -qx true && break; sleep 1; done",
+    );
+    let cmdline = board.run_ok("cat /proc/cmdline");
+    assert!(cmdline.contains("root=/dev/mtdblock0"), "{cmdline}");
+    let mtd = board.run_ok("cat /proc/mtd");
+    assert!(mtd.contains("mtd0:") && mtd.contains("\"rootfs\""), "{mtd}");
+    // The region is the one the script reserved, and the kernel kept it.
+    let node = board.run_ok("ls /sys/firmware/devicetree/base/reserved-memory/");
+    assert!(node.contains("rootfs"), "{node}");
+    let mounts = board.run_ok("cat /proc/self/mountinfo");
+    let root_line = mounts
+        .lines()
+        .find(|l| l.split_whitespace().nth(4) == Some("/"))
+        .check_some("the / line of mountinfo");
+    assert_eq!(
+        root_line.split_whitespace().nth(2),
+        Some("31:0"),
+        "/ is not on mtdblock0: {root_line}"
+    );
+    // Fill most of RAM: the kernel must not hand the rootfs's pages out.
+    board.run_ok("dd if=/dev/zero of=/tmp/fill bs=1M count=200 2>/dev/null; sync");
+    let sum = board.run_ok(&format!(
+        "head -c {squashfs_len} /dev/mtdblock0 | sha256sum"
+    ));
+    assert!(
+        sum.contains(&format!("{squashfs_sum}  -")),
+        "mtdblock0 {sum} != rootfs.squashfs {squashfs_sum}"
+    );
+    board.run_ok("rm /tmp/fill");
+    let init = board.run_ok("readlink /sbin/init");
+    assert!(init.contains("s6-linux-init"), "init: {init}");
+    for service in ["getty", "syslogd", "dropbear"] {
+        let up = board.run_ok(&format!("s6-svstat -o up /run/service/{service}"));
+        assert!(up.contains("true"), "{service} not up: {up}");
+    }
+    assert_eq!(board.run_ok("uname -m"), "aarch64");
+    eprintln!(
+        "buildroot qemu-aarch64: tftpboot to login {secs:.1} s; root {root_line}\n\
+         ---- transcript in {} ----",
+        work.join("transcript.txt").display()
+    );
+    drop(board);
+}
