@@ -60,6 +60,11 @@ pub const DEFAULT_ERASE_SIZE: usize = 64 << 10;
 pub const DEFAULT_ROOT: &str = "/dev/mtdblock0";
 /// Default phram device name.
 pub const DEFAULT_NAME: &str = "rootfs";
+/// The `compatible` of a `/reserved-memory` node that the kernel's phram
+/// driver turns into an MTD device by itself (Linux 6.0 and later:
+/// `drivers/of/platform.c` creates a platform device for it and phram's
+/// `phram_probe` registers it, named by the node's `label`).
+pub const PHRAM_COMPATIBLE: &str = "phram";
 
 /// Why a trial boot cannot be prepared.
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +136,9 @@ pub enum Error {
     /// A phram name with `,` or spaces, or empty.
     #[error("kexec: phram name '{0}': must be non-empty, without ',' or spaces")]
     BadName(String),
+    /// Two phram devices of one trial boot with the same name.
+    #[error("kexec: phram name '{0}' is used twice")]
+    DuplicateName(String),
     /// Placing a segment failed.
     #[error("kexec: {what}: {}", unprefixed(source))]
     Layout {
@@ -297,7 +305,18 @@ pub struct TrialBoot {
     rootfs: Vec<u8>,
     superblock: Superblock,
     initrd: Option<Vec<u8>>,
+    regions: Vec<(String, Vec<u8>)>,
     firmware: Option<FirmwareInfo>,
+}
+
+/// A region of RAM the next kernel gets as a phram MTD device besides its
+/// root file system, placed and reserved by [`TrialBoot::plan`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlacedRegion {
+    /// Where it is (its length a multiple of [`SIZE_GRANULE`]).
+    pub range: Range,
+    /// How many bytes of it are data (the rest is zeros).
+    pub data_len: u64,
 }
 
 impl TrialBoot {
@@ -313,6 +332,7 @@ impl TrialBoot {
             rootfs,
             superblock,
             initrd: None,
+            regions: Vec::new(),
             firmware: None,
         })
     }
@@ -345,6 +365,7 @@ impl TrialBoot {
             rootfs: data,
             superblock,
             initrd: None,
+            regions: Vec::new(),
             firmware: Some(info),
         })
     }
@@ -353,6 +374,26 @@ impl TrialBoot {
     #[must_use]
     pub fn with_initrd(mut self, initrd: Vec<u8>) -> TrialBoot {
         self.initrd = Some(initrd);
+        self
+    }
+
+    /// Adds a region of RAM holding `data` that the next kernel finds as
+    /// the phram MTD device `name` (its `/proc/mtd` name), for data the new
+    /// system reads once it runs — such as the whole signed image it is to
+    /// commit to flash (`limina upgrade --trial`).
+    ///
+    /// Unlike the root file system, which is named on the command line
+    /// (`phram.phram=`: a built-in phram keeps only one device from the
+    /// command line), each such region is a `/reserved-memory` node with
+    /// `compatible = "phram"` and `label = NAME` (Linux 6.0 and later). Those
+    /// devices register when the phram driver does, *before* the command
+    /// line's device, so the default `root=` counts them:
+    /// `/dev/mtdblockN` with N the number of regions. The region is 1 MiB
+    /// aligned and padded with zeros to [`SIZE_GRANULE`], like the root
+    /// file system; its device's erase size is the page size.
+    #[must_use]
+    pub fn with_region(mut self, name: &str, data: Vec<u8>) -> TrialBoot {
+        self.regions.push((name.to_owned(), data));
         self
     }
 
@@ -383,6 +424,7 @@ impl TrialBoot {
             rootfs,
             superblock: _,
             initrd,
+            regions,
             firmware,
         } = self;
         if kernel.arch != system.arch {
@@ -394,6 +436,14 @@ impl TrialBoot {
         let name = options.name.as_deref().unwrap_or(DEFAULT_NAME);
         if name.is_empty() || name.contains([',', ' ']) {
             return Err(Error::BadName(name.to_owned()));
+        }
+        for (i, (n, _)) in regions.iter().enumerate() {
+            if n.is_empty() || n.contains([',', ' ', '\0']) {
+                return Err(Error::BadName(n.clone()));
+            }
+            if n == name || regions[..i].iter().any(|(m, _)| m == n) {
+                return Err(Error::DuplicateName(n.clone()));
+            }
         }
         let System {
             arch,
@@ -430,7 +480,37 @@ impl TrialBoot {
                 source,
             })?;
 
-        let root = options.root.as_deref().unwrap_or(DEFAULT_ROOT);
+        // The other regions, each below the previous one.
+        let mut placed_regions = Vec::with_capacity(regions.len());
+        for (region_name, mut data) in regions {
+            let data_len = data.len() as u64;
+            let size = data_len.max(1).next_multiple_of(SIZE_GRANULE);
+            let at = layout
+                .find_free_top(size, REGION_ALIGN)
+                .map_err(|source| Error::Layout {
+                    what: "phram region",
+                    source,
+                })?;
+            data.resize(usize::try_from(size).unwrap_or(usize::MAX), 0);
+            let range =
+                layout
+                    .add_fixed(&region_name, at, data)
+                    .map_err(|source| Error::Layout {
+                        what: "phram region",
+                        source,
+                    })?;
+            placed_regions.push((region_name, PlacedRegion { range, data_len }));
+        }
+
+        let default_root;
+        let root = match options.root.as_deref() {
+            Some(r) => r,
+            None if placed_regions.is_empty() => DEFAULT_ROOT,
+            None => {
+                default_root = format!("/dev/mtdblock{}", placed_regions.len());
+                &default_root
+            }
+        };
         let mut words = base_cmdline(&cmdline);
         words.push(format!("phram.phram={name},{address:#x},{size:#x}"));
         words.push(format!("root={root}"));
@@ -446,6 +526,22 @@ impl TrialBoot {
             no_map: true,
         })
         .map_err(Error::EditDtb)?;
+        for (region_name, region) in &placed_regions {
+            let path = fdt
+                .add_reserved_memory(&ReservedRegion {
+                    name: "phram".into(),
+                    address: region.range.start,
+                    size: region.range.len(),
+                    compatible: Some(PHRAM_COMPATIBLE.into()),
+                    no_map: true,
+                })
+                .map_err(Error::EditDtb)?;
+            let mut label = region_name.as_bytes().to_vec();
+            label.push(0);
+            fdt.node_mut(&path)
+                .map_err(Error::EditDtb)?
+                .set_prop("label", label);
+        }
         let initrd = match initrd {
             Some(data) => Some(layout.add_initrd(data).map_err(|source| Error::Layout {
                 what: "initrd",
@@ -476,6 +572,7 @@ impl TrialBoot {
             rootfs: rootfs_region,
             rootfs_len,
             initrd,
+            regions: placed_regions,
             firmware,
         })
     }
@@ -491,6 +588,7 @@ pub struct Trial {
     rootfs: Range,
     rootfs_len: u64,
     initrd: Option<Range>,
+    regions: Vec<(String, PlacedRegion)>,
     firmware: Option<FirmwareInfo>,
 }
 
@@ -504,6 +602,12 @@ impl Trial {
     /// multiple of [`SIZE_GRANULE`]).
     pub fn rootfs_region(&self) -> Range {
         self.rootfs
+    }
+
+    /// The other phram regions ([`TrialBoot::with_region`]): name and
+    /// place, in the order added.
+    pub fn regions(&self) -> &[(String, PlacedRegion)] {
+        &self.regions
     }
 
     /// Where the initrd went.
@@ -549,6 +653,14 @@ impl Trial {
             self.rootfs.start,
             self.rootfs.len()
         ));
+        for (name, r) in &self.regions {
+            out.push(format!(
+                "phram {name}: {} bytes at {:#x} (region {:#x}, /reserved-memory compatible \"phram\")",
+                r.data_len,
+                r.range.start,
+                r.range.len()
+            ));
+        }
         if let Some(r) = self.initrd {
             out.push(format!("initrd: at {r}"));
         }

@@ -7,4 +7,5 @@ mod layout;
 mod memory;
 mod running;
 mod trampoline;
+mod trial;
 mod uimage;

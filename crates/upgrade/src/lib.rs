@@ -55,6 +55,7 @@ pub mod metadata;
 pub mod stream;
 #[doc(hidden)]
 pub mod testimage;
+pub mod trial;
 
 use std::fmt;
 
