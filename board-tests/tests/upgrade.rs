@@ -137,5 +137,718 @@ fn persistent_flash_survives_a_power_cut_big_endian_mips() {
     persistent_flash_survives_a_power_cut(Machine::Mips);
 }
 
-#[allow(dead_code)]
-const CUT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Deterministic pseudo-random bytes.
+fn bytes(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 7) as u8
+        })
+        .collect()
+}
+
+fn run_host(cmd: &mut std::process::Command) {
+    let out = cmd.output().check("host tool");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The kernel's erase blocks and the root file system's in each image.
+const KERNEL_BLOCKS: usize = 4;
+
+/// A firmware.bin as the build makes it (OpenWrt's layout): `mkimage`'s
+/// uImage of a kernel (`kernel` bytes, filling [`KERNEL_BLOCKS`] blocks
+/// less a little), padded with 0xff to the next erase block, then
+/// `mksquashfs`' image of one incompressible file (`rootfs` bytes, so the
+/// squashfs keeps it uncompressed and a changed byte changes one block).
+/// Inputs are fixed (SOURCE_DATE_EPOCH, -mkfs-time, -all-root), so the
+/// same bytes give the same image.
+fn firmware(
+    dir: &std::path::Path,
+    name: &str,
+    version: &str,
+    kernel: &[u8],
+    rootfs: &[u8],
+) -> Vec<u8> {
+    use std::process::Command;
+    let work = dir.join(name);
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(work.join("root")).check("image dir");
+    std::fs::write(work.join("kernel"), kernel).check("kernel");
+    std::fs::write(work.join("root/data"), rootfs).check("rootfs data");
+    run_host(
+        Command::new("mkimage")
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .args(["-A", "mips", "-O", "linux", "-T", "kernel", "-C", "none"])
+            .args(["-a", "0x80060000", "-e", "0x80060000", "-n", version, "-d"])
+            .arg(work.join("kernel"))
+            .arg(work.join("uImage")),
+    );
+    run_host(
+        Command::new("mksquashfs")
+            .arg(work.join("root"))
+            .arg(work.join("root.squashfs"))
+            .args(["-noappend", "-no-fragments", "-all-root", "-quiet"])
+            .args(["-no-progress", "-mkfs-time", "0", "-all-time", "0"]),
+    );
+    let mut image = std::fs::read(work.join("uImage")).check("uImage");
+    assert!(image.len() <= KERNEL_BLOCKS * ES as usize);
+    image.resize(KERNEL_BLOCKS * ES as usize, 0xff);
+    image.extend(std::fs::read(work.join("root.squashfs")).check("squashfs"));
+    std::fs::write(dir.join(format!("{name}.bin")), &image).check("firmware.bin");
+    image
+}
+
+/// `old`, `new` (every block different) and `one` (`old` with one byte of
+/// the root file system changed: one block different), all of the same
+/// length.
+struct Images {
+    old: Vec<u8>,
+    new: Vec<u8>,
+    one: Vec<u8>,
+}
+
+fn images(dir: &std::path::Path) -> Images {
+    let klen = KERNEL_BLOCKS * ES as usize - 30_000;
+    let rlen = 3 * ES as usize + 5000;
+    let old_root = bytes(rlen, 2);
+    let mut one_root = old_root.clone();
+    one_root[ES as usize + 1234] ^= 0x01;
+    let imgs = Images {
+        old: firmware(dir, "old", "limina 1", &bytes(klen, 1), &old_root),
+        new: firmware(dir, "new", "limina 2", &bytes(klen, 3), &bytes(rlen, 4)),
+        one: firmware(dir, "one", "limina 1", &bytes(klen, 1), &one_root),
+    };
+    assert_eq!(imgs.old.len(), imgs.new.len());
+    assert_eq!(imgs.old.len(), imgs.one.len());
+    let differ = |a: &[u8], b: &[u8]| {
+        a.chunks(ES as usize)
+            .zip(b.chunks(ES as usize))
+            .filter(|(x, y)| x != y)
+            .count()
+    };
+    let blocks = imgs.old.len().div_ceil(ES as usize);
+    assert_eq!(
+        differ(&imgs.old, &imgs.new),
+        blocks,
+        "old and new differ everywhere"
+    );
+    assert_eq!(
+        differ(&imgs.old, &imgs.one),
+        1,
+        "old and one differ in one block"
+    );
+    imgs
+}
+
+/// One progress line of `limina upgrade -v`:
+/// `upgrade: <slot> <erase|write|verify> block <N> (<done>/<total>)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Op {
+    slot: String,
+    stage: String,
+    block: usize,
+}
+
+fn parse_op(line: &str) -> Option<Op> {
+    let rest = line.trim().strip_prefix("upgrade: ")?;
+    let w: Vec<&str> = rest.split_whitespace().collect();
+    match w[..] {
+        [slot, stage, "block", n, _]
+            if ["primary", "fallback"].contains(&slot)
+                && ["erase", "write", "verify"].contains(&stage) =>
+        {
+            Some(Op {
+                slot: slot.to_string(),
+                stage: stage.to_string(),
+                block: n.parse().ok()?,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// What `limina upgrade --status` says: per slot, the image's sha256 when
+/// valid; and which slot the boot loader boots.
+#[derive(Debug)]
+struct Status {
+    primary: Option<String>,
+    fallback: Option<String>,
+    boots: String,
+}
+
+fn status(vm: &mut Vm, single: bool) -> Status {
+    let cmd = if single {
+        "limina upgrade --status --single"
+    } else {
+        "limina upgrade --status"
+    };
+    let out = vm.run_ok(cmd).check(cmd);
+    let slot = |name: &str| -> Option<String> {
+        let line = out.lines().find(|l| l.starts_with(&format!("{name} ")))?;
+        let valid = line.contains(": valid, ");
+        assert!(
+            valid || line.contains(": invalid"),
+            "{cmd}: neither valid nor invalid: {line}"
+        );
+        valid.then(|| {
+            line.split(", ")
+                .find_map(|f| f.strip_prefix("sha256 "))
+                .check_some("sha256 of a valid slot")
+                .to_string()
+        })
+    };
+    let primary = slot("primary");
+    let fallback = slot("fallback");
+    assert!(out.starts_with("primary "), "{cmd}: {out}");
+    assert_eq!(
+        out.contains("\nfallback "),
+        !single,
+        "{cmd}: a fallback line exactly with two slots: {out}"
+    );
+    let boots = out
+        .lines()
+        .find_map(|l| l.strip_prefix("boots: "))
+        .check_some("boots: line")
+        .to_string();
+    Status {
+        primary,
+        fallback,
+        boots,
+    }
+}
+
+/// Per block of the image in each slot: 'O' old, 'N' new, '=' the same
+/// in both, 'E' erased, 'X' anything else (torn).
+fn block_map(vm: &mut Vm, devs: &[String], len: usize, reference: &BlockRef) -> Vec<String> {
+    let specs: Vec<String> = (0..len.div_ceil(ES as usize))
+        .map(|i| format!("{i}:{}", (len - i * ES as usize).min(ES as usize)))
+        .collect();
+    let cmd = format!(
+        "for d in {}; do for s in {}; do i=${{s%:*}}; n=${{s#*:}}; \
+         dd if=$d bs=65536 skip=$i count=1 2>/dev/null | head -c $n | sha256sum | cut -c1-16; \
+         done; echo; done",
+        devs.join(" "),
+        specs.join(" ")
+    );
+    let out = vm.run_ok(&cmd).check("block map");
+    out.split("\n\n")
+        .map(|slot| {
+            slot.lines()
+                .enumerate()
+                .map(|(i, h)| reference.letter(i, h.trim()))
+                .collect::<String>()
+        })
+        .take(devs.len())
+        .collect()
+}
+
+/// The per-block hashes of the old and new images and of erased blocks,
+/// computed in the guest by the same commands as [`block_map`].
+struct BlockRef {
+    len: usize,
+    old: Vec<String>,
+    new: Vec<String>,
+    erased: Vec<String>,
+}
+
+impl BlockRef {
+    fn new(vm: &mut Vm, old: &str, new: &str, len: usize) -> BlockRef {
+        let n = len.div_ceil(ES as usize);
+        vm.run_ok(&format!(
+            "head -c {len} /dev/zero | tr '\\0' '\\377' > /tmp/erased.bin"
+        ))
+        .check("an erased image");
+        let mut hashes = |src: &str| -> Vec<String> {
+            (0..n)
+                .map(|i| {
+                    let count = (len - i * ES as usize).min(ES as usize);
+                    // dd reads a file, not a pipe: a pipe's short reads
+                    // would count as blocks.
+                    let cmd = format!(
+                        "dd if={src} bs=65536 skip={i} count=1 2>/dev/null | head -c {count} | sha256sum | cut -c1-16"
+                    );
+                    vm.run_ok(&cmd).check("reference hash")
+                })
+                .collect()
+        };
+        BlockRef {
+            len,
+            old: hashes(old),
+            new: hashes(new),
+            erased: hashes("/tmp/erased.bin"),
+        }
+    }
+
+    fn letter(&self, i: usize, h: &str) -> char {
+        let (o, n) = (self.old.get(i), self.new.get(i));
+        if o.is_some_and(|o| o == h) && n.is_some_and(|n| n == h) {
+            '='
+        } else if o.is_some_and(|o| o == h) {
+            'O'
+        } else if n.is_some_and(|n| n == h) {
+            'N'
+        } else if self.erased.get(i).is_some_and(|e| e == h) {
+            'E'
+        } else {
+            'X'
+        }
+    }
+
+    /// The map of a slot holding the old image.
+    fn start(&self) -> String {
+        self.old
+            .iter()
+            .zip(&self.new)
+            .map(|(o, n)| if o == n { '=' } else { 'O' })
+            .collect()
+    }
+
+    fn after_write(&self, i: usize) -> char {
+        if self.old[i] == self.new[i] {
+            '='
+        } else {
+            'N'
+        }
+    }
+}
+
+/// The slots' maps after the first `m` operations of `ops`, from the old
+/// image in every slot.
+fn simulate(ops: &[Op], m: usize, slots: &[&str], reference: &BlockRef) -> Vec<String> {
+    let mut maps: Vec<Vec<char>> = slots
+        .iter()
+        .map(|_| reference.start().chars().collect())
+        .collect();
+    for op in &ops[..m] {
+        if let Some(s) = slots.iter().position(|s| *s == op.slot) {
+            match op.stage.as_str() {
+                "erase" => maps[s][op.block] = 'E',
+                "write" => maps[s][op.block] = reference.after_write(op.block),
+                _ => {}
+            }
+        }
+    }
+    maps.into_iter().map(|m| m.into_iter().collect()).collect()
+}
+
+/// The outcome of one kind of run.
+#[derive(Default)]
+struct Tally {
+    cuts: usize,
+    old: usize,
+    new: usize,
+    neither: usize,
+    /// Cuts whose flash matched the state right after the line (the
+    /// writer had not gone on); others went `n` operations further.
+    exact: usize,
+    later: Vec<(usize, usize)>,
+    torn: usize,
+}
+
+/// Cuts the power after each erase and write line (and after the last
+/// line) of `limina upgrade -v -f IMAGE` from `old` in both slots,
+/// classifies what the boot loader model boots after the fresh boot, and
+/// checks that a rerun completes.
+fn cut_everywhere(
+    vm: &mut Vm,
+    devs: &[String; 2],
+    image: &str,
+    single: bool,
+    reference: &BlockRef,
+    sha_old: &str,
+    sha_new: &str,
+) -> Tally {
+    let mode = if single { " --single" } else { "" };
+    let slots: &[&str] = if single {
+        &["primary"]
+    } else {
+        &["primary", "fallback"]
+    };
+    let used_devs: Vec<String> = devs[..slots.len()].to_vec();
+    let restore = format!(
+        "flashcp -p /img/old.bin {} && flashcp -p /img/old.bin {}",
+        devs[0], devs[1]
+    );
+    let upgrade = format!("limina upgrade -v -f{mode} {image}");
+
+    // The operations, from an uncut run.
+    vm.run_ok(&restore).check("load the old image");
+    let out = vm.run_ok(&format!("{upgrade} 2>&1")).check("uncut upgrade");
+    let ops: Vec<Op> = out.lines().filter_map(parse_op).collect();
+    assert!(out.contains("upgrade: done: "), "{out}");
+    assert!(!ops.is_empty(), "no progress lines:\n{out}");
+    let mut cuts: Vec<usize> = ops
+        .iter()
+        .enumerate()
+        .filter(|(_, op)| op.stage != "verify")
+        .map(|(i, _)| i + 1)
+        .collect();
+    cuts.push(ops.len());
+    cuts.dedup();
+
+    let mut t = Tally::default();
+    for &k in &cuts {
+        vm.run_ok(&restore).check("load the old image");
+        let cut = format!(
+            "{upgrade} 2>&1 >/dev/null | chrt -f 50 sh -c 'n=0; while IFS= read -r l; do \
+             case \"$l\" in *\" block \"*) n=$((n + 1)); \
+             if [ $n -eq {k} ]; then echo \"CUT AFTER: $l\"; echo b > /proc/sysrq-trigger; fi;; esac; done'"
+        );
+        vm.run_until_reset(&cut, Duration::from_secs(120))
+            .check(&format!("cut after line {k}"));
+        let st = status(vm, single);
+        let map = block_map(vm, &used_devs, reference.len, reference);
+        let booted = match (&st.primary, &st.fallback) {
+            (Some(p), _) => Some(("primary", p.clone())),
+            (None, Some(f)) if !single => Some(("fallback", f.clone())),
+            _ => None,
+        };
+        assert_eq!(
+            st.boots.split_whitespace().next(),
+            Some(booted.as_ref().map_or("nothing", |b| b.0)),
+            "the status's boots: line"
+        );
+        t.cuts += 1;
+        let what = match &booted {
+            Some((slot, sha)) if sha == sha_old => {
+                let i = slots.iter().position(|s| s == slot).check_some("slot");
+                assert!(
+                    map[i].chars().all(|c| c == 'O' || c == '='),
+                    "{slot} valid old but {}",
+                    map[i]
+                );
+                t.old += 1;
+                "old"
+            }
+            Some((slot, sha)) if sha == sha_new => {
+                let i = slots.iter().position(|s| s == slot).check_some("slot");
+                assert!(
+                    map[i].chars().all(|c| c == 'N' || c == '='),
+                    "{slot} valid new but {}",
+                    map[i]
+                );
+                t.new += 1;
+                "new"
+            }
+            _ => {
+                t.neither += 1;
+                "NEITHER"
+            }
+        };
+        let precise = (k - 1..=ops.len())
+            .find(|&m| simulate(&ops, m, slots, reference) == map)
+            .map(|m| m - (k - 1));
+        match precise {
+            Some(0) => t.exact += 1,
+            Some(j) => t.later.push((k, j)),
+            None => t.torn += 1,
+        }
+        eprintln!(
+            "{} cut after line {k:2} ({:?}): slots {:?} -> boots {what}{}",
+            vm.machine(),
+            ops[k - 1],
+            map,
+            match precise {
+                Some(0) => String::new(),
+                Some(j) => format!(" (the writer was {j} operations past the line)"),
+                None => " (the flash matches no state between operations)".to_string(),
+            }
+        );
+        let out = vm
+            .run_ok(&format!("{upgrade} 2>&1"))
+            .check("rerun after the cut");
+        assert!(out.contains("upgrade: done: "), "{out}");
+        let st = status(vm, single);
+        assert_eq!(st.primary.as_deref(), Some(sha_new), "after the rerun");
+        if !single {
+            assert_eq!(st.fallback.as_deref(), Some(sha_new), "after the rerun");
+        }
+    }
+    t
+}
+
+/// One row of the table per kind.
+fn table_row(machine: Machine, kind: &str, t: &Tally) -> String {
+    let later = if t.later.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", later: {}",
+            t.later
+                .iter()
+                .map(|(k, j)| format!("line {k} +{j}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    format!(
+        "| {:<7} | {:<36} | {:>4} | {:>3} | {:>3} | {:>7} | {:>2} exact{}{} |",
+        machine.name(),
+        kind,
+        t.cuts,
+        t.old,
+        t.new,
+        t.neither,
+        t.exact,
+        later,
+        if t.torn > 0 {
+            format!(", {} torn", t.torn)
+        } else {
+            String::new()
+        }
+    )
+}
+
+/// The power-cut test on one machine: three kinds of upgrade, every cut
+/// point of each; prints the table (and keeps it in the work directory).
+fn power_cut_at_every_boundary(machine: Machine) {
+    let started = std::time::Instant::now();
+    let dir = limina_board_tests::build_dir()
+        .join("board-tests")
+        .join(format!("{machine}-upgrade-images"));
+    std::fs::create_dir_all(&dir).check("image dir");
+    let imgs = images(&dir);
+    let mut cfg = flash_config(machine, "upgrade-power-cut");
+    cfg.initramfs
+        .bytes("/img/old.bin", imgs.old.clone(), 0o644)
+        .bytes("/img/new.bin", imgs.new.clone(), 0o644)
+        .bytes("/img/one.bin", imgs.one.clone(), 0o644);
+    let mut vm = Vm::boot(cfg).check("boot");
+    let devs = [mtd_dev(&mut vm, "firmware"), mtd_dev(&mut vm, "firmware-b")];
+    let sha = |vm: &mut Vm, f: &str| sha256(vm, f);
+    let (sha_old, sha_new, sha_one) = (
+        sha(&mut vm, "/img/old.bin"),
+        sha(&mut vm, "/img/new.bin"),
+        sha(&mut vm, "/img/one.bin"),
+    );
+    let len = imgs.old.len();
+    let many = BlockRef::new(&mut vm, "/img/old.bin", "/img/new.bin", len);
+    let one = BlockRef::new(&mut vm, "/img/old.bin", "/img/one.bin", len);
+    let blocks = len.div_ceil(ES as usize);
+    let kinds = [
+        (
+            format!("two slots, {blocks} of {blocks} blocks differ"),
+            "/img/new.bin",
+            false,
+            &many,
+            &sha_new,
+        ),
+        (
+            format!("two slots, 1 of {blocks} blocks differs"),
+            "/img/one.bin",
+            false,
+            &one,
+            &sha_one,
+        ),
+        (
+            format!("one slot (--single), {blocks} of {blocks} differ"),
+            "/img/new.bin",
+            true,
+            &many,
+            &sha_new,
+        ),
+    ];
+    let mut rows = Vec::new();
+    let mut tallies = Vec::new();
+    for (kind, image, single, reference, sha_target) in kinds {
+        let t = cut_everywhere(
+            &mut vm, &devs, image, single, reference, &sha_old, sha_target,
+        );
+        rows.push(table_row(machine, &kind, &t));
+        tallies.push((single, t));
+    }
+    let boots = vm.boots();
+    vm.poweroff().check("poweroff");
+    let mut table = format!(
+        "\npower cuts during `limina upgrade -v -f` ({machine}, phram NOR slots of 8 MiB, 64 KiB blocks, \
+         image {len} bytes = {blocks} blocks; {boots} boots, {:.0} s):\n\n\
+         | machine | kind                                 | cuts | old | new | neither | cut precision |\n\
+         |---------|--------------------------------------|------|-----|-----|---------|---------------|\n",
+        started.elapsed().as_secs_f64()
+    );
+    for r in rows {
+        table.push_str(&r);
+        table.push('\n');
+    }
+    println!("{table}");
+    std::fs::write(dir.join("table.md"), &table).check("table");
+    for (single, t) in &tallies {
+        assert_eq!(t.old + t.new + t.neither, t.cuts);
+        if !single {
+            assert_eq!(
+                t.neither, 0,
+                "{machine}: a power cut left no bootable image with two slots"
+            );
+        }
+    }
+}
+
+#[test]
+#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
+fn power_cut_at_every_boundary_x86_64() {
+    power_cut_at_every_boundary(Machine::X86_64);
+}
+
+#[test]
+#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
+fn power_cut_at_every_boundary_big_endian_mips() {
+    power_cut_at_every_boundary(Machine::Mips);
+}
+
+/// Bad images for `limina upgrade` with a key configured (the default
+/// /etc/limina/signing.pub): each is refused with its message before the
+/// first erase, and both slots are byte-identical afterwards. Keys and
+/// signatures are made as `limina-host sign keygen`/`sign` makes them
+/// (the same library), with `board:` in the signed trusted comment.
+fn bad_images_are_refused(machine: Machine) {
+    use limina_sign::SecretKey;
+    let dir = limina_board_tests::build_dir()
+        .join("board-tests")
+        .join(format!("{machine}-upgrade-bad-images"));
+    std::fs::create_dir_all(&dir).check("image dir");
+    let imgs = images(&dir);
+    let key = SecretKey::generate().check("keygen");
+    let other_key = SecretKey::generate().check("keygen");
+    let sign = |k: &SecretKey, data: &[u8], board: &str| -> String {
+        k.sign(
+            data,
+            &format!("timestamp:1\tfile:firmware.bin\tboard:{board}"),
+        )
+        .check("sign")
+        .to_text()
+    };
+    // The board a malta kernel's device tree names.
+    let board = "mti,malta";
+    let good = imgs.old.clone();
+    let mut flipped = good.clone();
+    flipped[KERNEL_BLOCKS * ES as usize + ES as usize + 77] ^= 0x10;
+    let truncated = good[..good.len() - 70_000].to_vec();
+    let mut oversized = good.clone();
+    oversized.resize(SLOT as usize + ES as usize, 0xff);
+    let good_sig = sign(&key, &good, board);
+
+    let mut cfg = flash_config(machine, "upgrade-bad-images");
+    cfg.initramfs
+        .bytes("/etc/limina/signing.pub", key.public_key().to_text(), 0o644)
+        .bytes("/img/new.bin", imgs.new.clone(), 0o644)
+        .bytes("/img/good.bin", good.clone(), 0o644)
+        .bytes("/img/good.bin.minisig", good_sig.clone(), 0o644)
+        .bytes("/img/unsigned.bin", good.clone(), 0o644)
+        .bytes("/img/wrongkey.bin", good.clone(), 0o644)
+        .bytes(
+            "/img/wrongkey.bin.minisig",
+            sign(&other_key, &good, board),
+            0o644,
+        )
+        .bytes("/img/flipped.bin", flipped, 0o644)
+        .bytes("/img/flipped.bin.minisig", good_sig.clone(), 0o644)
+        .bytes("/img/truncated.bin", truncated, 0o644)
+        .bytes("/img/truncated.bin.minisig", good_sig.clone(), 0o644)
+        .bytes(
+            "/img/oversized.bin.minisig",
+            sign(&key, &oversized, board),
+            0o644,
+        )
+        .bytes("/img/oversized.bin", oversized, 0o644)
+        .bytes("/img/otherboard.bin", good.clone(), 0o644)
+        .bytes(
+            "/img/otherboard.bin.minisig",
+            sign(&key, &good, "glinet,gl-ar750"),
+            0o644,
+        );
+    let mut vm = Vm::boot(cfg).check("boot");
+    let devs = [mtd_dev(&mut vm, "firmware"), mtd_dev(&mut vm, "firmware-b")];
+    vm.run_ok(&format!(
+        "flashcp /img/new.bin {} && flashcp /img/new.bin {}",
+        devs[0], devs[1]
+    ))
+    .check("load the new image into both slots");
+    let has_dt = vm
+        .run("test -e /proc/device-tree/compatible")
+        .check("device tree")
+        .0
+        == 0;
+    let compatible = if has_dt {
+        vm.run_ok("tr '\\0' ' ' < /proc/device-tree/compatible")
+            .check("compatible")
+    } else {
+        "(no device tree)".to_string()
+    };
+    eprintln!("{machine}: /proc/device-tree/compatible: {compatible}");
+    let slots = |vm: &mut Vm| (sha256(vm, &devs[0]), sha256(vm, &devs[1]));
+    let before = slots(&mut vm);
+    let other_board = if has_dt {
+        "the image is for board \"glinet,gl-ar750\", this board is"
+    } else {
+        "this system has no device tree naming its board"
+    };
+    let cases = [
+        (
+            "/img/unsigned.bin",
+            "refused: unsigned: the image has no signature",
+        ),
+        ("/img/wrongkey.bin", "refused: signature"),
+        ("-f /img/wrongkey.bin", "refused: signature"),
+        ("/img/flipped.bin", "refused: signature"),
+        ("/img/truncated.bin", "refused: "),
+        (
+            "/img/oversized.bin",
+            "the image is larger than 8388608 bytes",
+        ),
+        ("/img/otherboard.bin", other_board),
+    ];
+    let mut report = String::new();
+    for (args, expect) in cases {
+        let cmd = format!("limina upgrade {args}");
+        let (rc, out) = vm.run(&format!("{cmd} 2>&1")).check(&cmd);
+        report.push_str(&format!("{cmd}: exit {rc}: {out}\n"));
+        assert_eq!(rc, 1, "{cmd}: {out}");
+        assert!(out.contains(expect), "{cmd}: expected {expect:?} in {out}");
+        assert!(out.contains("nothing was written"), "{cmd}: {out}");
+        assert_eq!(slots(&mut vm), before, "{cmd} changed the flash");
+    }
+    // The good image: written on a board its signature names; without a
+    // device tree only with -f (the signature is checked all the same).
+    let sha_good = sha256(&mut vm, "/img/good.bin");
+    let (rc, out) = vm
+        .run("limina upgrade /img/good.bin 2>&1")
+        .check("good image");
+    report.push_str(&format!("limina upgrade /img/good.bin: exit {rc}: {out}\n"));
+    if has_dt {
+        assert_eq!(rc, 0, "{out}");
+    } else {
+        assert_eq!(rc, 1, "{out}");
+        assert!(out.contains(other_board), "{out}");
+        assert_eq!(slots(&mut vm), before);
+        let out = vm
+            .run_ok("limina upgrade -f /img/good.bin 2>&1")
+            .check("good image, -f");
+        assert!(out.contains("signed by key"), "{out}");
+        report.push_str(&format!("limina upgrade -f /img/good.bin: exit 0: {out}\n"));
+    }
+    let st = status(&mut vm, false);
+    assert_eq!(st.primary.as_deref(), Some(sha_good.as_str()));
+    assert_eq!(st.fallback.as_deref(), Some(sha_good.as_str()));
+    println!("\n{machine}: bad images, each refused with the flash unchanged:\n{report}");
+    vm.poweroff().check("poweroff");
+}
+
+#[test]
+#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
+fn bad_images_are_refused_x86_64() {
+    bad_images_are_refused(Machine::X86_64);
+}
+
+#[test]
+#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
+fn bad_images_are_refused_big_endian_mips() {
+    bad_images_are_refused(Machine::Mips);
+}
