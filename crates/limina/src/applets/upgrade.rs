@@ -4,6 +4,8 @@
 //!
 //! ```text
 //! upgrade [-n] [-v] [-f] [-k PUBKEY] [-x SIG] [-d MTD] [--fallback MTD | --single] IMAGE|-
+//! upgrade --trial [--grace SECS] [--watchdog DEV] [--initrd FILE] [--append STR] [-n] [-f] [-k PUBKEY] [-x SIG] [-d MTD] [--fallback MTD | --single] IMAGE|-
+//! upgrade --commit [-v] [-f] [-k PUBKEY] [-d MTD] [--fallback MTD | --single]
 //! upgrade --status [-d MTD] [--fallback MTD | --single]
 //! ```
 //!
@@ -22,6 +24,16 @@
 //! last. Progress: a line at each tenth (`-v`: every operation). Exit
 //! codes: 0 written (or nothing to do), 1 refused or failed (the line
 //! says whether the flash was touched), 2 bad usage.
+//!
+//! `--trial` runs the same checks and writes nothing: it boots the image
+//! from RAM (`kexec::trial`) with its squashfs as the phram root, the whole
+//! signed image in a second phram region named `limina-upgrade`
+//! (`upgrade::trial`), `limina.trial=1` on the new command line, and the
+//! watchdog armed with `--grace` seconds and left open (no magic close),
+//! so that a new system that never feeds it is reset into the old flash.
+//! `--commit`, run by that new system once healthy, reads the region,
+//! checks the image again with its own key and board, and writes the
+//! slots as above. See docs/upgrading-trial.md.
 
 use std::ffi::OsString;
 use std::io::Read;
@@ -29,6 +41,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{anyhow, Context};
+use limina_sign::Signature;
 use mtd::writer::{Progress, Stage};
 use mtd::{MtdFlash, OpenMode};
 use upgrade::{Policy, Slot, SlotStatus};
@@ -38,6 +51,9 @@ use crate::applet::{Family, Parsed, Tool};
 
 pub(crate) const USAGE: &str = "\
 usage: upgrade [-n] [-v] [-f] [-k PUBKEY] [-x SIG] [-d MTD] [--fallback MTD | --single] IMAGE|-
+       upgrade --trial [--grace SECS] [--watchdog DEV] [--initrd FILE] [--append STR]
+               [-n] [-f] [-k PUBKEY] [-x SIG] [-d MTD] [--fallback MTD | --single] IMAGE|-
+       upgrade --commit [-v] [-f] [-k PUBKEY] [-d MTD] [--fallback MTD | --single]
        upgrade --status [-d MTD] [--fallback MTD | --single]
 
   -n, --dry-run    check everything and print the plan; write nothing
@@ -52,7 +68,17 @@ usage: upgrade [-n] [-v] [-f] [-k PUBKEY] [-x SIG] [-d MTD] [--fallback MTD | --
   --fallback MTD   the second slot (default mtd:firmware-b, if present)
   --single         no second slot: a power cut mid-write then needs the
                    boot loader's recovery
-  --status         print what the boot loader finds in each slot";
+  --status         print what the boot loader finds in each slot
+  --trial          check as above, write nothing, and boot the image from
+                   RAM with limina.trial=1; it commits itself (--commit)
+  --grace SECS     --trial: arm the watchdog with SECS (default 180; 0: no
+                   watchdog) and leave it running across the boot
+  --watchdog DEV   --trial: the watchdog device (default /dev/watchdog)
+  --initrd FILE    --trial: also load an initramfs for the new kernel
+  --append STR     --trial: words added to the new command line
+  --commit         in a trial-booted system: check the image it was booted
+                   from (the phram device limina-upgrade) with this
+                   system's key and board, and write it to the slots";
 
 const TOOL: Tool = Tool {
     name: "upgrade",
@@ -65,6 +91,10 @@ const TOOL: Tool = Tool {
 const DEFAULT_KEY: &str = "/etc/limina/signing.pub";
 const DEFAULT_PRIMARY: &str = "mtd:firmware";
 const DEFAULT_FALLBACK: &str = "firmware-b";
+const DEFAULT_WATCHDOG: &str = "/dev/watchdog";
+/// Seconds the new system has, from the jump into it, until its own
+/// watchdog service feeds the watchdog (docs/upgrading-trial.md).
+const DEFAULT_GRACE: u64 = 180;
 
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Args {
@@ -78,6 +108,12 @@ struct Args {
     primary: Option<String>,
     fallback: Option<String>,
     image: Option<String>,
+    trial: bool,
+    commit: bool,
+    grace: Option<u64>,
+    watchdog: Option<PathBuf>,
+    initrd: Option<PathBuf>,
+    append: Vec<String>,
 }
 
 fn parse(args: Vec<String>) -> Result<Parsed<Args>, String> {
@@ -95,6 +131,18 @@ fn parse(args: Vec<String>) -> Result<Parsed<Args>, String> {
             "-x" => a.signature = Some(PathBuf::from(value("-x")?)),
             "-d" => a.primary = Some(value("-d")?),
             "--fallback" => a.fallback = Some(value("--fallback")?),
+            "--trial" => a.trial = true,
+            "--commit" => a.commit = true,
+            "--grace" => {
+                let v = value("--grace")?;
+                a.grace = Some(
+                    v.parse()
+                        .map_err(|_| format!("--grace {v:?}: not a number of seconds"))?,
+                );
+            }
+            "--watchdog" => a.watchdog = Some(PathBuf::from(value("--watchdog")?)),
+            "--initrd" => a.initrd = Some(PathBuf::from(value("--initrd")?)),
+            "--append" => a.append.push(value("--append")?),
             "-h" | "--help" => return Ok(Parsed::Help),
             "--version" => return Ok(Parsed::Version),
             s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option {s:?}")),
@@ -105,9 +153,23 @@ fn parse(args: Vec<String>) -> Result<Parsed<Args>, String> {
     if a.single && a.fallback.is_some() {
         return Err("--single and --fallback exclude each other".into());
     }
-    if a.status != a.image.is_none() {
+    if [a.status, a.trial, a.commit].iter().filter(|&&m| m).count() > 1 {
+        return Err("--status, --trial and --commit exclude each other".into());
+    }
+    let trial_only =
+        a.grace.is_some() || a.watchdog.is_some() || a.initrd.is_some() || !a.append.is_empty();
+    if trial_only && !a.trial {
+        return Err("--grace, --watchdog, --initrd and --append go with --trial".into());
+    }
+    if a.commit && (a.dry_run || a.signature.is_some()) {
+        return Err("--commit takes no -n or -x: the signature comes with the image".into());
+    }
+    let no_image = a.status || a.commit;
+    if no_image != a.image.is_none() {
         return Err(if a.status {
             "--status takes no IMAGE".into()
+        } else if a.commit {
+            "--commit takes no IMAGE: it reads the one the system was trial-booted with".into()
         } else {
             "IMAGE is missing (a file, or - for standard input)".into()
         });
@@ -223,25 +285,67 @@ fn run(a: &Args) -> anyhow::Result<()> {
     if a.status {
         return status(primary_dev, fallback_dev.as_deref());
     }
-    let Some(path) = a.image.as_deref() else {
-        return Err(anyhow!("IMAGE is missing"));
-    };
-    let mode = if a.dry_run {
+    let mode = if a.dry_run || a.trial {
         OpenMode::ReadOnly
     } else {
         OpenMode::ReadWrite
     };
-    let mut primary = open(primary_dev, mode).map_err(|e| anyhow!("{e}{nothing}"))?;
-    let mut fallback = match &fallback_dev {
-        Some(dev) => Some(open(dev, mode).map_err(|e| anyhow!("{e}{nothing}"))?),
-        None => None,
+    let mut slots = Slots {
+        primary: open(primary_dev, mode).map_err(|e| anyhow!("{e}{nothing}"))?,
+        fallback: match &fallback_dev {
+            Some(dev) => Some(open(dev, mode).map_err(|e| anyhow!("{e}{nothing}"))?),
+            None => None,
+        },
+        primary_dev,
+        fallback_dev: fallback_dev.as_deref(),
     };
-    let geometry = mtd::Flash::geometry(&primary);
-    let limit = fallback.as_ref().map_or(geometry.size, |f| {
+    let geometry = mtd::Flash::geometry(&slots.primary);
+    let limit = slots.fallback.as_ref().map_or(geometry.size, |f| {
         geometry.size.min(mtd::Flash::geometry(f).size)
     });
+    if a.commit {
+        let region = read_trial_region()?;
+        let decoded =
+            upgrade::trial::decode(&region).map_err(|e| anyhow!("refused: {e}{nothing}"))?;
+        eprintln!(
+            "upgrade: committing the trial image ({} bytes, {}) from {}",
+            decoded.image.len(),
+            if decoded.signature.is_some() {
+                "signed"
+            } else {
+                "unsigned"
+            },
+            upgrade::trial::DEVICE_NAME
+        );
+        return check_and_write(a, &mut slots, decoded.image, decoded.signature.as_ref());
+    }
+    let Some(path) = a.image.as_deref() else {
+        return Err(anyhow!("IMAGE is missing"));
+    };
     let (image, signature) = read_image(a, path, limit)?;
+    if a.trial {
+        return trial(a, &mut slots, image, signature);
+    }
+    check_and_write(a, &mut slots, &image, signature.as_ref())
+}
 
+/// The slots, open.
+struct Slots<'a> {
+    primary: MtdFlash,
+    fallback: Option<MtdFlash>,
+    primary_dev: &'a str,
+    fallback_dev: Option<&'a str>,
+}
+
+/// Every check of an upgrade that needs no flash: layout, signature against
+/// the key, board. Logs one line about the image.
+fn check_image<'i>(
+    a: &Args,
+    image: &'i [u8],
+    signature: Option<&Signature>,
+    erase_size: u32,
+) -> anyhow::Result<upgrade::Checked<'i>> {
+    let nothing = "; nothing was written";
     let key_path = a.key.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_KEY));
     let key = match limina_sign::read_public_key(&key_path) {
         Ok(k) => Some(k),
@@ -256,12 +360,12 @@ fn run(a: &Args) -> anyhow::Result<()> {
     let running = upgrade::board::running_compatible().map_err(|e| anyhow!("{e}{nothing}"))?;
     let policy = Policy {
         key: key.as_ref(),
-        signature: signature.as_ref(),
+        signature,
         running_board: running.as_deref(),
         force_board: a.force,
-        erase_size: geometry.erase_size,
+        erase_size,
     };
-    let checked = upgrade::check(&image, &policy).map_err(|e| anyhow!("refused: {e}{nothing}"))?;
+    let checked = upgrade::check(image, &policy).map_err(|e| anyhow!("refused: {e}{nothing}"))?;
     eprintln!(
         "upgrade: image {:?}, {} bytes, sha256 {}, {}, {}",
         checked.name(),
@@ -277,6 +381,20 @@ fn run(a: &Args) -> anyhow::Result<()> {
             (None, true) => "no board".to_owned(),
         }
     );
+    Ok(checked)
+}
+
+fn check_and_write(
+    a: &Args,
+    slots: &mut Slots<'_>,
+    image: &[u8],
+    signature: Option<&Signature>,
+) -> anyhow::Result<()> {
+    let nothing = "; nothing was written";
+    let geometry = mtd::Flash::geometry(&slots.primary);
+    let checked = check_image(a, image, signature, geometry.erase_size)?;
+    let (primary_dev, fallback_dev) = (slots.primary_dev, slots.fallback_dev);
+    let (primary, fallback) = (&mut slots.primary, &mut slots.fallback);
     if fallback.is_none() {
         eprintln!(
             "upgrade: one slot ({primary_dev}): a power cut while it is written leaves no bootable image"
@@ -284,12 +402,12 @@ fn run(a: &Args) -> anyhow::Result<()> {
     }
 
     if a.dry_run {
-        let plan = upgrade::plan(&checked, &mut primary, fallback.as_mut())
+        let plan = upgrade::plan(&checked, primary, fallback.as_mut())
             .map_err(|e| anyhow!("{e}{nothing}"))?;
         let counts = |(e, w, u): (u64, u64, u64)| format!("erase {e}, write {w}, unchanged {u}");
         println!("first: {}", plan.first);
         println!("primary {primary_dev}: {}", counts(plan.primary));
-        if let (Some(c), Some(dev)) = (plan.fallback, &fallback_dev) {
+        if let (Some(c), Some(dev)) = (plan.fallback, fallback_dev) {
             println!("fallback {dev}: {}", counts(c));
         }
         return Ok(());
@@ -304,7 +422,7 @@ fn run(a: &Args) -> anyhow::Result<()> {
     }
     let name = |slot: Slot| match slot {
         Slot::Primary => primary_dev.to_owned(),
-        Slot::Fallback => fallback_dev.clone().unwrap_or_default(),
+        Slot::Fallback => fallback_dev.unwrap_or_default().to_owned(),
     };
     let mut last_tenth = (None, 0);
     let verbose = a.verbose;
@@ -329,8 +447,8 @@ fn run(a: &Args) -> anyhow::Result<()> {
             }
         }
     };
-    let report = upgrade::upgrade(&checked, &mut primary, fallback.as_mut(), &mut progress)
-        .map_err(|e| {
+    let report =
+        upgrade::upgrade(&checked, primary, fallback.as_mut(), &mut progress).map_err(|e| {
             let untouched = if e.flash_untouched() { nothing } else { "" };
             anyhow!("{e}{untouched}")
         })?;
@@ -344,8 +462,179 @@ fn run(a: &Args) -> anyhow::Result<()> {
     if let Some(f) = report.fallback {
         done.push_str(&format!("; fallback {}", counts(f)));
     }
+    if a.commit {
+        done.push_str("; the next boot boots this image from flash");
+    }
     eprintln!("{done}");
     Ok(())
+}
+
+/// `--commit`'s input: the whole `limina-upgrade` phram device, after
+/// checking that this system was trial-booted.
+fn read_trial_region() -> anyhow::Result<Vec<u8>> {
+    let nothing = "; nothing was written";
+    let cmdline = std::fs::read_to_string("/proc/cmdline")
+        .map_err(|e| anyhow!("cannot read /proc/cmdline: {e}{nothing}"))?;
+    if !upgrade::trial::is_trial_cmdline(&cmdline) {
+        return Err(anyhow!(
+            "refused: this system was not trial-booted ({} is not on /proc/cmdline){nothing}",
+            upgrade::trial::CMDLINE_MARKER
+        ));
+    }
+    let name = upgrade::trial::DEVICE_NAME;
+    let devices = mtd::proc::read_proc_mtd().map_err(|e| anyhow!("/proc/mtd: {e}{nothing}"))?;
+    if !devices.iter().any(|d| d.name == name) {
+        return Err(anyhow!(
+            "refused: no MTD device {name:?} in /proc/mtd (the trial boot's image region; a kernel without phram or older than 6.0 does not create it){nothing}"
+        ));
+    }
+    let mut flash =
+        open(&format!("mtd:{name}"), OpenMode::ReadOnly).map_err(|e| anyhow!("{e}{nothing}"))?;
+    let size = mtd::Flash::geometry(&flash).size;
+    let mut region = vec![0u8; usize::try_from(size).unwrap_or(usize::MAX)];
+    for (i, chunk) in region.chunks_mut(1 << 16).enumerate() {
+        mtd::Flash::read(&mut flash, (i as u64) << 16, chunk)
+            .map_err(|e| anyhow!("reading mtd:{name}: {e}{nothing}"))?;
+    }
+    Ok(region)
+}
+
+/// `--trial`: every check, the slots' sizes, the kexec plan, the watchdog;
+/// then load and jump. Nothing is loaded before everything is checked, and
+/// a failure after the watchdog was armed stops it again.
+fn trial(
+    a: &Args,
+    slots: &mut Slots<'_>,
+    image: Vec<u8>,
+    signature: Option<Signature>,
+) -> anyhow::Result<()> {
+    use kexec::trial::{Options, System, TrialBoot};
+    let nothing = "; nothing was loaded";
+    let erase_size = mtd::Flash::geometry(&slots.primary).erase_size;
+    let region = {
+        let checked = check_image(a, &image, signature.as_ref(), erase_size)?;
+        // The slots must take it, as the commit will need.
+        upgrade::plan(&checked, &mut slots.primary, slots.fallback.as_mut())
+            .map_err(|e| anyhow!("refused: {e}; nothing was written or loaded"))?;
+        upgrade::trial::encode(signature.as_ref(), checked.image())
+            .map_err(|e| anyhow!("{e}{nothing}"))?
+    };
+    let region_len = region.len();
+    let arch = kexec::Arch::running()
+        .ok_or_else(|| anyhow!("kexec_load is not supported on this architecture{nothing}"))?;
+    let boot = TrialBoot::from_firmware(image, erase_size as usize, arch)
+        .map_err(|e| anyhow!("{e}{nothing}"))?
+        .with_region(upgrade::trial::DEVICE_NAME, region);
+    let boot = match &a.initrd {
+        Some(path) => boot.with_initrd(
+            std::fs::read(path)
+                .map_err(|e| anyhow!("cannot read {}: {e}{nothing}", path.display()))?,
+        ),
+        None => boot,
+    };
+    let grace = a.grace.unwrap_or(DEFAULT_GRACE);
+    let mut options = Options::default();
+    options.append = vec![upgrade::trial::CMDLINE_MARKER.to_owned()];
+    if grace > 0 {
+        // A watchdog-core driver that finds the watchdog running keeps it
+        // fed from the kernel until user space opens it; only for the
+        // grace, not forever.
+        options
+            .append
+            .push(format!("watchdog.open_timeout={grace}"));
+    }
+    options.append.extend(a.append.iter().cloned());
+    let system = System::running(None, None).map_err(|e| anyhow!("{e}{nothing}"))?;
+    let plan = boot
+        .plan(system, &options)
+        .map_err(|e| anyhow!("{e}{nothing}"))?;
+    if a.dry_run {
+        for line in plan.describe() {
+            println!("{line}");
+        }
+        return Ok(());
+    }
+    eprintln!(
+        "upgrade: trial: the image and its signature ({region_len} bytes) go to phram {}; bootargs: {}",
+        upgrade::trial::DEVICE_NAME,
+        plan.bootargs()
+    );
+
+    let dog = if grace > 0 {
+        Some(arm_watchdog(a, grace)?)
+    } else {
+        eprintln!("upgrade: trial: --grace 0: no watchdog; a new system that hangs stays hung");
+        None
+    };
+    let stop_dog = |dog: Option<limina_watchdog::Watchdog>| {
+        if let Some(d) = dog {
+            if let Err(e) = d.magic_close() {
+                eprintln!("upgrade: trial: stopping the watchdog: {e}");
+            }
+        }
+    };
+    if let Err(e) = plan.load() {
+        stop_dog(dog);
+        return Err(anyhow!("{e}{nothing}; the watchdog was stopped again"));
+    }
+    if let Some(d) = &dog {
+        // A last feed, so the grace counts from the jump.
+        let _ = d.keepalive();
+    }
+    // Never closed: the open watchdog goes down with this kernel, still
+    // running (no magic close).
+    std::mem::forget(dog);
+    match kexec::exec() {
+        Ok(never) => match never {},
+        Err(e) => Err(anyhow!(
+            "{e}: the image stays loaded (limina kexec -u unloads it); the watchdog is still running"
+        )),
+    }
+}
+
+/// Opens the watchdog with `grace` seconds (the driver may choose fewer:
+/// said on stderr) and warns when this kernel will stop it at kexec.
+fn arm_watchdog(a: &Args, grace: u64) -> anyhow::Result<limina_watchdog::Watchdog> {
+    let nothing = "; nothing was loaded";
+    let path = a
+        .watchdog
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_WATCHDOG));
+    let dog = limina_watchdog::Watchdog::open(&path).map_err(|e| {
+        anyhow!("{e}: a trial boot needs the watchdog to reset a new system that hangs (--grace 0 boots without it){nothing}")
+    })?;
+    let want = std::time::Duration::from_secs(grace);
+    let got = match dog.set_timeout(want) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = dog.magic_close();
+            return Err(anyhow!("{e}{nothing}; the watchdog was stopped again"));
+        }
+    };
+    if got != want {
+        eprintln!(
+            "upgrade: trial: {} takes {} s, not {grace} s: the new system's watchdog service must start within that",
+            path.display(),
+            got.as_secs()
+        );
+    }
+    let _ = dog.keepalive();
+    // Watchdog-core drivers that stop at reboot also stop at kexec.
+    if let Ok(v) = std::fs::read_to_string("/sys/module/watchdog/parameters/stop_on_reboot") {
+        if v.trim() != "0" {
+            eprintln!(
+                "upgrade: trial: this kernel may stop {} at kexec (watchdog.stop_on_reboot={}, not 0): a new system that hangs before its watchdog service starts is then not reset",
+                path.display(),
+                v.trim()
+            );
+        }
+    }
+    eprintln!(
+        "upgrade: trial: {} armed with {} s, left running across the jump",
+        path.display(),
+        got.as_secs()
+    );
+    Ok(dog)
 }
 
 #[cfg(test)]
@@ -391,6 +680,31 @@ mod tests {
             p(&["--status"]),
             Ok(Parsed::Run(Args { status: true, .. }))
         ));
+        let Ok(Parsed::Run(a)) = p(&[
+            "--trial",
+            "--grace",
+            "60",
+            "--watchdog",
+            "/dev/watchdog1",
+            "--initrd",
+            "/i",
+            "--append",
+            "x=1",
+            "--append",
+            "y",
+            "-",
+        ]) else {
+            panic!("parse --trial");
+        };
+        assert!(a.trial && !a.commit);
+        assert_eq!(a.grace, Some(60));
+        assert_eq!(a.watchdog.as_deref(), Some(Path::new("/dev/watchdog1")));
+        assert_eq!(a.initrd.as_deref(), Some(Path::new("/i")));
+        assert_eq!(a.append, ["x=1", "y"]);
+        let Ok(Parsed::Run(a)) = p(&["--commit", "-v", "-k", "/k"]) else {
+            panic!("parse --commit");
+        };
+        assert!(a.commit && a.verbose && a.image.is_none());
     }
 
     #[test]
@@ -405,6 +719,13 @@ mod tests {
             ),
             (&["-k"][..], "-k needs a value"),
             (&["-q", "a"][..], "unknown option"),
+            (&["--trial", "--commit"][..], "exclude each other"),
+            (&["--status", "--trial"][..], "exclude each other"),
+            (&["--grace", "5", "a"][..], "go with --trial"),
+            (&["--trial", "--grace", "soon", "a"][..], "not a number"),
+            (&["--trial"][..], "IMAGE is missing"),
+            (&["--commit", "a"][..], "--commit takes no IMAGE"),
+            (&["--commit", "-n"][..], "--commit takes no -n"),
         ] {
             let Err(e) = p(args) else {
                 panic!("{args:?} parsed")
