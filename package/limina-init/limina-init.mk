@@ -13,6 +13,11 @@ LIMINA_INIT_DEPENDENCIES = host-s6-rc host-s6-linux-init-maker s6-rc s6-linux-in
 
 LIMINA_INIT_GETTY_PORT = $(call qstrip,$(BR2_PACKAGE_LIMINA_INIT_GETTY_PORT))
 LIMINA_INIT_DATA_MTD = $(call qstrip,$(BR2_PACKAGE_LIMINA_INIT_DATA_MTD))
+# A trial boot's health condition: the services upgrade-commit depends on
+# (s6-rc-compile fails on a name that is no service or bundle), and how
+# long they may take (docs/upgrading-trial.md).
+LIMINA_INIT_TRIAL_HEALTH = $(call qstrip,$(BR2_PACKAGE_LIMINA_INIT_TRIAL_HEALTH))
+LIMINA_INIT_TRIAL_TIMEOUT = $(call qstrip,$(BR2_PACKAGE_LIMINA_INIT_TRIAL_TIMEOUT))
 
 ifeq ($(LIMINA_INIT_GETTY_PORT),)
 define LIMINA_INIT_INSTALL_GETTY
@@ -106,8 +111,16 @@ define LIMINA_INIT_INSTALL_TARGET_CMDS
 		$(TARGET_DIR)/usr/libexec/limina-init/mount-fs
 	$(INSTALL) -D -m 0755 $(@D)/libexec/mount-data \
 		$(TARGET_DIR)/usr/libexec/limina-init/mount-data
+	$(INSTALL) -D -m 0755 $(@D)/libexec/upgrade-commit \
+		$(TARGET_DIR)/usr/libexec/limina-init/upgrade-commit
+	mkdir -p $(TARGET_DIR)/etc/s6-rc/source/upgrade-commit/dependencies.d
+	for s in $(or $(LIMINA_INIT_TRIAL_HEALTH),default); do \
+		touch $(TARGET_DIR)/etc/s6-rc/source/upgrade-commit/dependencies.d/$$s || exit 1; \
+	done
 	mkdir -p $(TARGET_DIR)/etc/limina-init
 	printf '%s\n' '$(LIMINA_INIT_DATA_MTD)' > $(TARGET_DIR)/etc/limina-init/data-mtd
+	printf '%s\n' '$(or $(LIMINA_INIT_TRIAL_HEALTH),default)' > $(TARGET_DIR)/etc/limina-init/trial-health
+	printf '%s\n' '$(or $(LIMINA_INIT_TRIAL_TIMEOUT),120)' > $(TARGET_DIR)/etc/limina-init/trial-timeout
 	# The mount point of /data: the root file system is read-only.
 	mkdir -p $(TARGET_DIR)/data
 	rm -rf $(TARGET_DIR)/var/log
