@@ -541,3 +541,397 @@ fn measure_load(vm: &mut Vm, cmd: &str, page_kib: u64) -> (Vec<u64>, u64) {
     assert!(maxrss > 0, "{cmd}: no maxrss from time -v");
     (ms, maxrss)
 }
+
+// ---------------------------------------------------------------------------
+// `limina upgrade --trial` and `--commit` (issue 14): the old system checks
+// a signed image and boots it from RAM; the new system commits itself to
+// the flash slots only when healthy, and a new system that never becomes
+// healthy is reset by the watchdog, after which the flash still holds the
+// old image.
+//
+// The flash is the persistent-flash harness's two phram slots (8 MiB each,
+// 64 KiB blocks) over RAM the kernels leave alone (`mem=` holes, kept on
+// the trial kernel's command line). There is no boot loader in these VMs:
+// after a reset the bench kernel and initramfs boot again, and the "boot
+// loader model" is `limina upgrade --status`, which reads the slots as a
+// boot loader would.
+//
+// The "new image" is the bench kernel as an LZMA uImage plus a squashfs,
+// signed; its userland is a child initramfs (`--initrd`) playing the part of
+// the image's init: it adds the flash devices, starts the image's watchdog
+// service (`limina watchdog` on the malta's softdog, fed only once the
+// commit is done, after a head start) and, when the image's root file
+// system says it is healthy (`/etc/limina-healthy` on the phram squashfs:
+// the stand-in for "the default bundle came up"), runs
+// `package/limina-init/libexec/upgrade-commit`, the script the image's
+// `upgrade-commit` service runs.
+// ---------------------------------------------------------------------------
+
+/// The slots' erase block and size (as `board-tests/tests/upgrade.rs`).
+const ES: u32 = 64 * 1024;
+const SLOT: u64 = 8 << 20;
+/// The trial image's watchdog service: timeout, interval, head start (s).
+const DOG_TIMEOUT: u64 = 5;
+const DOG_HEAD_START: u64 = 45;
+
+fn flash() -> limina_board_tests::PersistentFlash {
+    limina_board_tests::PersistentFlash::new(ES)
+        .device("firmware", SLOT)
+        .device("firmware-b", SLOT)
+}
+
+/// A small valid firmware image that is not meant to boot: a `mkimage`
+/// uImage of `kernel_len` bytes, padded to 64 KiB, and a squashfs.
+fn small_firmware(dir: &Path, name: &str, kernel_len: usize) -> PathBuf {
+    let work = dir.join(name);
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).check("dir");
+    let kernel: Vec<u8> = (0..kernel_len)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761).rotate_left(7) as u8)
+        .collect();
+    std::fs::write(work.join("kernel"), kernel).check("kernel");
+    tool(
+        Command::new("mkimage")
+            .args(["-A", "mips", "-O", "linux", "-T", "kernel", "-C", "none"])
+            .args(["-a", "0x80060000", "-e", "0x80060000", "-n", name, "-d"])
+            .arg(work.join("kernel"))
+            .arg(work.join("uImage")),
+    );
+    let rootfs = squashfs(&work, "root", &[("etc/limina-release", name.as_bytes())]);
+    let mut fw = std::fs::read(work.join("uImage")).check("uImage");
+    fw.resize(fw.len().next_multiple_of(ES as usize), 0xff);
+    fw.extend_from_slice(&std::fs::read(rootfs).check("rootfs"));
+    let out = dir.join(format!("{name}.bin"));
+    std::fs::write(&out, fw).check("firmware");
+    out
+}
+
+/// The child initramfs: the new image's userland in a trial boot.
+fn trial_child(dir: &Path, public_key: &str) -> PathBuf {
+    let assets = MachineAssets::find(Machine::Mips).check("assets");
+    let limina = guest_limina(Machine::Mips).check("limina for mips");
+    let commit_script =
+        limina_board_tests::workspace_root().join("package/limina-init/libexec/upgrade-commit");
+    let params = flash().phram_params(Machine::Mips).check("phram params");
+    let init = format!(
+        "#!/bin/sh\n\
+         # The trial image's init, in miniature (board-tests/tests/trial_boot.rs).\n\
+         for p in {params}; do echo \"$p\" > /sys/module/phram/parameters/phram; done\n\
+         root=$(tr ' ' '\\n' < /proc/cmdline | sed -n 's/^root=//p')\n\
+         mkdir -p /mnt/root\n\
+         mount -t squashfs -o ro \"$root\" /mnt/root || echo \"trial-init: cannot mount $root\" > /run/commit.log\n\
+         # The image's watchdog service: feeds only once the commit is done.\n\
+         limina watchdog -t {DOG_TIMEOUT} -i 1 -H {DOG_HEAD_START} --file /run/committed > /run/watchdog.log 2>&1 &\n\
+         # The health condition, then the upgrade-commit service's script.\n\
+         ( if test -e /mnt/root/etc/limina-healthy; then\n\
+             /usr/libexec/limina-init/upgrade-commit > /run/commit.log 2>&1 &&\n\
+             cut -d' ' -f1 /proc/uptime > /run/committed.tmp && mv /run/committed.tmp /run/committed\n\
+           else echo 'trial-init: the health condition never passes' > /run/commit.log; fi ) &\n\
+         true\n",
+        params = params.join(" "),
+    );
+    let out = dir.join("trial-child.cpio");
+    let mut child = Initramfs::new(Machine::Mips);
+    child
+        .limina(&limina, &[])
+        .bytes("/etc/trial-init", init, 0o755)
+        .bytes("/etc/limina/signing.pub", public_key.to_owned(), 0o644)
+        .file(
+            "/usr/libexec/limina-init/upgrade-commit",
+            &commit_script,
+            0o755,
+        )
+        .init_command("/etc/trial-init");
+    child.write(&assets, &out).check("child initramfs");
+    out
+}
+
+/// The sha256 each slot's image has for the boot loader model (`None`:
+/// invalid), and the slot it boots.
+fn slot_status(vm: &mut Vm) -> (Option<String>, Option<String>, String) {
+    let out = vm
+        .run_ok("limina upgrade --status")
+        .check("upgrade --status");
+    let sha = |slot: &str| {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("{slot} ")))
+            .check_some(&format!("{slot} in {out}"));
+        line.split(", ")
+            .find_map(|f| f.strip_prefix("sha256 "))
+            .map(str::to_owned)
+    };
+    let boots = out
+        .lines()
+        .find_map(|l| l.strip_prefix("boots: "))
+        .check_some("boots:")
+        .to_owned();
+    (sha("primary"), sha("fallback"), boots)
+}
+
+fn guest_sha256(vm: &mut Vm, path: &str) -> String {
+    vm.run_ok(&format!("sha256sum < {path}"))
+        .check("sha256sum")
+        .split_whitespace()
+        .next()
+        .check_some("sha256")
+        .to_owned()
+}
+
+/// The old system: the slots, the key, the old image written to both slots
+/// by a normal upgrade, the new image and the child initramfs. Returns the
+/// VM and the sha256 of the old and new images.
+fn upgrade_trial_vm(name: &str, healthy: bool) -> (Vm, String, String) {
+    use limina_sign::SecretKey;
+    let dir = build_dir()
+        .join("board-tests")
+        .join(format!("mips-{name}-inputs"));
+    std::fs::create_dir_all(&dir).check("dir");
+    let assets = MachineAssets::find(Machine::Mips).check("assets");
+    let mut files: Vec<(&str, &[u8])> = vec![("etc/limina-release", b"LIMINA_RELEASE=new\n")];
+    if healthy {
+        files.push(("etc/limina-healthy", b"yes\n"));
+    }
+    let rootfs = squashfs(&dir, "new-root", &files);
+    let new = firmware_image(&dir, &assets.kernel, &rootfs);
+    let old = small_firmware(&dir, "old", 200_000);
+    let key = SecretKey::generate().check("keygen");
+    let sign = |path: &Path| -> String {
+        key.sign(
+            &std::fs::read(path).check("image")[..],
+            "timestamp:1\tfile:firmware.bin\tboard:mti,malta",
+        )
+        .check("sign")
+        .to_text()
+    };
+    let public = key.public_key().to_text();
+    let child = trial_child(&dir, &public);
+    let mut flipped = std::fs::read(&new).check("new");
+    let at = flipped.len() - 3000;
+    flipped[at] ^= 0x08;
+
+    let limina = guest_limina(Machine::Mips).check("limina for mips");
+    let mut cfg = VmConfig::new(Machine::Mips, name).check("config");
+    flash().apply(&mut cfg).check("persistent flash");
+    cfg.initramfs
+        .limina(&limina, &[])
+        .bytes("/etc/limina/signing.pub", public.clone(), 0o644)
+        .file("/boot/child.cpio", &child, 0o644)
+        .file("/img/new.bin", &new, 0o644)
+        .bytes("/img/new.bin.minisig", sign(&new), 0o644)
+        .file("/img/old.bin", &old, 0o644)
+        .bytes("/img/old.bin.minisig", sign(&old), 0o644)
+        .bytes("/img/flipped.bin", flipped, 0o644)
+        .bytes("/img/flipped.bin.minisig", sign(&new), 0o644);
+    let mut vm = Vm::boot(cfg).check("boot");
+    let out = vm
+        .run_ok("limina upgrade /img/old.bin 2>&1")
+        .check("the old image into both slots");
+    assert!(out.contains("upgrade: done"), "{out}");
+    let old_sha = guest_sha256(&mut vm, "/img/old.bin");
+    let new_sha = guest_sha256(&mut vm, "/img/new.bin");
+    assert_eq!(
+        slot_status(&mut vm),
+        (
+            Some(old_sha.clone()),
+            Some(old_sha.clone()),
+            "primary".to_owned()
+        )
+    );
+    (vm, old_sha, new_sha)
+}
+
+/// The trial command, with the child initramfs as the new image's
+/// userland.
+const TRIAL: &str = "limina upgrade --trial --grace 30 --initrd /boot/child.cpio /img/new.bin";
+
+/// Sends [`TRIAL`] and waits for the new kernel's shell; checks what the
+/// old side said and what the new kernel got. Returns the old side's
+/// lines and the host time from the command to the new shell.
+fn trial_boot_into_new(vm: &mut Vm) -> (String, Duration) {
+    let t = std::time::Instant::now();
+    vm.send_line(&format!("{TRIAL} 2>&1")).check("trial");
+    let said = vm
+        .wait_for_console("left running across the jump", Duration::from_secs(120))
+        .check("the old side arms the watchdog");
+    vm.wait_ready(Duration::from_secs(240))
+        .check("the new kernel boots");
+    let to_shell = t.elapsed();
+    assert!(said.contains("signed by key"), "{said}");
+    assert!(said.contains("board mti,malta"), "{said}");
+    // softdog (as i6300esb and every watchdog-core driver by default) is
+    // stopped by the kernel at kexec: the test shows that the old side
+    // says so, not that the watchdog survives.
+    assert!(said.contains("watchdog.stop_on_reboot=-1"), "{said}");
+
+    let cmdline = vm.run_ok("cat /proc/cmdline").check("cmdline");
+    assert!(cmdline.contains("limina.trial=1"), "{cmdline}");
+    assert!(cmdline.contains("watchdog.open_timeout=30"), "{cmdline}");
+    let proc_mtd = vm.run_ok("cat /proc/mtd").check("/proc/mtd");
+    let index = |name: &str| {
+        proc_mtd
+            .lines()
+            .find(|l| l.ends_with(&format!("\"{name}\"")))
+            .and_then(|l| l.strip_prefix("mtd"))
+            .and_then(|l| l.split(':').next())
+            .map(str::to_owned)
+            .check_some(&format!("{name} in /proc/mtd:\n{proc_mtd}"))
+    };
+    let (region, rootfs) = (index("limina-upgrade"), index("rootfs"));
+    let root = cmdline
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("root="))
+        .check_some("root=");
+    assert_eq!(root, format!("/dev/mtdblock{rootfs}"), "{proc_mtd}");
+    assert_eq!(
+        vm.run_ok("cat /mnt/root/etc/limina-release")
+            .check("the new root file system, mounted from phram"),
+        "LIMINA_RELEASE=new"
+    );
+    let label = vm
+        .run_ok("cat /proc/device-tree/reserved-memory/phram@*/label")
+        .check("label");
+    assert!(label.contains("limina-upgrade"), "{label}");
+    eprintln!("trial: limina-upgrade is mtd{region}, rootfs mtd{rootfs}; {cmdline}");
+    (said, to_shell)
+}
+
+#[test]
+#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
+fn upgrade_trial_a_healthy_image_commits_itself_to_the_slots() {
+    let (mut vm, old_sha, new_sha) = upgrade_trial_vm("upgrade-trial-healthy", true);
+
+    // Refusals, with nothing loaded and the flash unchanged.
+    let (rc, out) = vm
+        .run("limina upgrade --commit 2>&1")
+        .check("commit outside a trial");
+    assert_eq!(rc, 1, "{out}");
+    assert!(
+        out.contains("refused: this system was not trial-booted (limina.trial=1 is not on /proc/cmdline); nothing was written"),
+        "{out}"
+    );
+    assert_refused_nothing_loaded(
+        &mut vm,
+        "limina upgrade --trial --grace 30 --initrd /boot/child.cpio /img/flipped.bin",
+        "refused: signature",
+    );
+    assert_refused_nothing_loaded(
+        &mut vm,
+        "limina upgrade --trial --grace 30 --initrd /nonexistent /img/new.bin",
+        "cannot read /nonexistent",
+    );
+    // The watchdog was never armed by those: it can be opened and stopped.
+    vm.run_ok("limina watchdog --info >/dev/null")
+        .check("the watchdog is free");
+    let plan = vm
+        .run_ok("limina upgrade --trial -n --initrd /boot/child.cpio /img/new.bin 2>&1")
+        .check("dry run");
+    assert!(
+        plan.contains("phram limina-upgrade: ")
+            && plan.contains("limina.trial=1")
+            && plan.contains("root=/dev/mtdblock1"),
+        "{plan}"
+    );
+    assert_eq!(
+        vm.run_ok("cat /sys/kernel/kexec_loaded").check("loaded"),
+        "0"
+    );
+    assert_eq!(slot_status(&mut vm).0.as_deref(), Some(old_sha.as_str()));
+
+    let t = std::time::Instant::now();
+    let (_, to_shell) = trial_boot_into_new(&mut vm);
+    // The new system commits itself; the slots were not touched before.
+    let mut committed = None;
+    for _ in 0..120 {
+        let (rc, out) = vm.run("cat /run/committed").check("committed?");
+        if rc == 0 {
+            committed = Some(out);
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let to_committed = t.elapsed();
+    let log = vm.run_ok("cat /run/commit.log").check("commit log");
+    let uptime = committed.unwrap_or_else(|| panic!("the trial system did not commit:\n{log}"));
+    assert!(log.contains("upgrade: done: primary"), "{log}");
+    assert!(
+        log.contains("the next boot boots this image from flash"),
+        "{log}"
+    );
+    assert_eq!(
+        slot_status(&mut vm),
+        (
+            Some(new_sha.clone()),
+            Some(new_sha.clone()),
+            "primary".to_owned()
+        ),
+        "{log}"
+    );
+    println!(
+        "upgrade --trial (healthy): command to the new kernel's shell {:.1} s, to committed {:.1} s \
+         (host time; the new kernel's uptime at commit {uptime} s)\ncommit log:\n{log}",
+        to_shell.as_secs_f64(),
+        to_committed.as_secs_f64()
+    );
+
+    // The healthy system is not reset: its watchdog service feeds past the
+    // head start and timeout.
+    let boots = vm.boots();
+    std::thread::sleep(Duration::from_secs(DOG_HEAD_START + 2 * DOG_TIMEOUT));
+    let up: f64 = vm
+        .run_ok("cut -d' ' -f1 /proc/uptime")
+        .check("uptime")
+        .parse()
+        .check("uptime");
+    assert!(up > (DOG_HEAD_START + DOG_TIMEOUT) as f64, "uptime {up}");
+    assert_eq!(vm.boots(), boots);
+    let dog = vm.run_ok("cat /run/watchdog.log").check("watchdog log");
+    assert!(!dog.contains("check failed"), "{dog}");
+
+    // A power cut: the boot loader model boots the new image from flash.
+    vm.reboot_hard().check("power cut");
+    let cmdline = vm.run_ok("cat /proc/cmdline").check("cmdline");
+    assert!(!cmdline.contains("limina.trial"), "{cmdline}");
+    assert_eq!(
+        slot_status(&mut vm),
+        (Some(new_sha.clone()), Some(new_sha), "primary".to_owned())
+    );
+    vm.poweroff().check("poweroff");
+}
+
+#[test]
+#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
+fn upgrade_trial_an_unhealthy_image_is_reset_by_the_watchdog_and_the_old_one_stays() {
+    let (mut vm, old_sha, _) = upgrade_trial_vm("upgrade-trial-unhealthy", false);
+    let (_, to_shell) = trial_boot_into_new(&mut vm);
+    let boots = vm.boots();
+    // The health condition never passes, so the image's watchdog service
+    // stops feeding after its head start and the softdog resets the
+    // machine. QEMU resets into the bench kernel and initramfs: the "old
+    // image" as far as these VMs can boot one.
+    let t = std::time::Instant::now();
+    let out = vm
+        .run_until_reset(
+            "cat /run/commit.log; tail -f /run/watchdog.log",
+            Duration::from_secs(DOG_HEAD_START + 4 * DOG_TIMEOUT + 30),
+        )
+        .check("the watchdog resets the trial system");
+    let to_reset = t.elapsed();
+    assert!(out.contains("the health condition never passes"), "{out}");
+    assert!(out.contains("watchdog: check failed"), "{out}");
+    assert_eq!(vm.boots(), boots + 1);
+    let cmdline = vm.run_ok("cat /proc/cmdline").check("cmdline");
+    assert!(!cmdline.contains("limina.trial"), "{cmdline}");
+    // The flash is as it was: the boot loader model boots the old image.
+    assert_eq!(
+        slot_status(&mut vm),
+        (Some(old_sha.clone()), Some(old_sha), "primary".to_owned())
+    );
+    println!(
+        "upgrade --trial (unhealthy): command to the new kernel's shell {:.1} s; from there to \
+         the watchdog reset and the old system's shell {:.1} s",
+        to_shell.as_secs_f64(),
+        to_reset.as_secs_f64()
+    );
+    vm.poweroff().check("poweroff");
+}
