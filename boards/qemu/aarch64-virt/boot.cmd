@@ -1,17 +1,20 @@
-# U-Boot boot script for QEMU aarch64 -M virt: the tftpboot developer loop.
+# U-Boot boot script for QEMU -M virt, aarch64 and armv7 (qemu-armv7 uses
+# this file too): the tftpboot developer loop.
 #
 # Compile:  mkimage -A arm64 -O linux -T script -C none -d boot.cmd boot.scr
-# (a qemu-aarch64 build makes it: BR2_PACKAGE_HOST_UBOOT_TOOLS_BOOT_SCRIPT)
+# (-A arm for armv7; a qemu-aarch64 or qemu-armv7 build makes it:
+# BR2_PACKAGE_HOST_UBOOT_TOOLS_BOOT_SCRIPT)
 # At the U-Boot prompt (serverip: the TFTP server; ipaddr: this board):
 #   setenv ipaddr 10.0.2.15; setenv serverip 10.0.2.2
 #   tftpboot ${loadaddr} boot.scr; source ${loadaddr}
 #
 # extra_bootargs: appended to the kernel command line (e.g. panic=-1).
 #
-# The TFTP directory holds (a qemu-aarch64 build makes them in images/):
-#   uImage           the kernel: an LZMA uImage of the arm64 Image, load
-#                    and entry 0x40400000 (post-image.sh); bootm
-#                    decompresses it there
+# The TFTP directory holds (the build makes them in images/):
+#   uImage           the kernel: aarch64, an LZMA uImage of the arm64
+#                    Image, load and entry 0x40400000; armv7, the zImage
+#                    (which decompresses itself) in a uImage at 0x41000000
+#                    (the boards' post-image.sh)
 #   rootfs.squashfs  the root file system
 # No DTB is loaded: QEMU hands U-Boot the machine's device tree (at
 # ${fdtcontroladdr}), and this script passes a copy of it to the kernel.
@@ -23,7 +26,8 @@
 # cached and phram makes it the MTD device mtd0 ("rootfs"), whose mtdblock
 # is the root.
 # RAM: from 0x40000000, 256 MiB or more; U-Boot relocates itself to the
-# top. The kernel decompresses to 0x40400000 (about 40 MiB).
+# top. The arm64 kernel decompresses to 0x40400000 (about 40 MiB), the
+# armv7 zImage to 0x40008000.
 
 setenv kernel_addr 0x44000000
 setenv rootfs_addr 0x46000000
