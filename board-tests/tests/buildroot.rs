@@ -951,8 +951,8 @@ fn qemu_mips_upgrade_over_ssh_checks_then_writes_both_slots() {
     // phram is built in; its command-line parameter takes one device, so
     // the slots are added at run time.
     console.run_ok(
-        "echo firmware,0x0c000000,16Mi,64Ki > /sys/module/phram/parameters/phram && \
-         echo firmware-b,0x0d000000,16Mi,64Ki > /sys/module/phram/parameters/phram && \
+        "echo firmware,0x0c000000,16Mi,0x10000 > /sys/module/phram/parameters/phram && \
+         echo firmware-b,0x0d000000,16Mi,0x10000 > /sys/module/phram/parameters/phram && \
          cat /proc/mtd",
     );
     console.run_ok(&format!(
