@@ -821,6 +821,19 @@ fn upgrade_trial_a_healthy_image_commits_itself_to_the_slots() {
         "limina upgrade --trial --grace 30 --initrd /nonexistent /img/new.bin",
         "cannot read /nonexistent",
     );
+    // The image's watchdog service holds the device: refused with the way
+    // out, nothing loaded.
+    vm.run_ok(
+        "limina watchdog -t 30 -i 1 -H 0 --file / >/tmp/dog.log 2>&1 & echo $! > /tmp/dog.pid",
+    )
+    .check("a watchdog service");
+    assert_refused_nothing_loaded(
+        &mut vm,
+        "sleep 1; limina upgrade --trial --grace 30 --initrd /boot/child.cpio /img/new.bin",
+        "the watchdog service holds it; stop it first",
+    );
+    vm.run_ok("kill $(cat /tmp/dog.pid); wait")
+        .check("stop the watchdog service (magic close)");
     // The watchdog was never armed by those: it can be opened and stopped.
     vm.run_ok("limina watchdog --info >/dev/null")
         .check("the watchdog is free");

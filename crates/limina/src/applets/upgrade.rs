@@ -601,7 +601,13 @@ fn arm_watchdog(a: &Args, grace: u64) -> anyhow::Result<limina_watchdog::Watchdo
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_WATCHDOG));
     let dog = limina_watchdog::Watchdog::open(&path).map_err(|e| {
-        anyhow!("{e}: a trial boot needs the watchdog to reset a new system that hangs (--grace 0 boots without it){nothing}")
+        let busy = matches!(&e, limina_watchdog::DeviceError::Open { source, .. }
+            if source.raw_os_error() == Some(16));
+        if busy {
+            anyhow!("{e}: the watchdog service holds it; stop it first (s6-rc -d change watchdog), or --grace 0 boots without the watchdog{nothing}")
+        } else {
+            anyhow!("{e}: a trial boot needs the watchdog to reset a new system that hangs (--grace 0 boots without it){nothing}")
+        }
     })?;
     let want = std::time::Duration::from_secs(grace);
     let got = match dog.set_timeout(want) {
