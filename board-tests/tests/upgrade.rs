@@ -872,3 +872,45 @@ fn bad_images_are_refused_x86_64() {
 fn bad_images_are_refused_big_endian_mips() {
     bad_images_are_refused(Machine::Mips);
 }
+
+/// The reboot facility's misuse and failure modes end with errors that say
+/// what to set, and leave the guest usable where they can.
+#[test]
+#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
+fn reboot_misuse_is_named() {
+    use limina_board_tests::Error;
+    // Without allow_reboot, QEMU runs with -no-reboot: refused up front.
+    let cfg = VmConfig::new(Machine::Mips, "reboot-misuse").check("config");
+    let mut vm = Vm::boot(cfg).check("boot");
+    let err = vm
+        .reboot_hard()
+        .err()
+        .check_some("reboot_hard without allow_reboot");
+    assert!(matches!(err, Error::Config { .. }), "{err}");
+    assert!(err.to_string().contains("allow_reboot"), "{err}");
+    vm.poweroff().check("poweroff");
+
+    let mut cfg = VmConfig::new(Machine::Mips, "reboot-misuse").check("config");
+    cfg.allow_reboot = true;
+    let mut vm = Vm::boot(cfg).check("boot");
+    let err = vm
+        .system_reset()
+        .err()
+        .check_some("system_reset without a monitor");
+    assert!(err.to_string().contains("VmConfig::monitor"), "{err}");
+    // A command that finishes instead of resetting: its status and output.
+    let err = vm
+        .run_until_reset("echo still here; false", Duration::from_secs(30))
+        .err()
+        .check_some("a command that does not reset");
+    match &err {
+        Error::NoReset { status, output, .. } => {
+            assert_eq!(*status, 1, "{err}");
+            assert_eq!(output, "still here", "{err}");
+        }
+        e => panic!("expected NoReset, got {e}"),
+    }
+    assert_eq!(vm.run_ok("echo ok").check("still usable"), "ok");
+    assert_eq!(vm.boots(), 1);
+    vm.poweroff().check("poweroff");
+}
