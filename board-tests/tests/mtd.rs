@@ -463,3 +463,102 @@ fn bench_flashcp_vs_mtd_utils() {
     }
     vm.poweroff().check("poweroff");
 }
+
+/// `limina upgrade --single` (one slot: the same writes a two-slot upgrade
+/// makes per slot) against mtd-utils' `flashcp -v` on mtdram, with an
+/// 8 MiB firmware image (uImage + squashfs): fresh, over an identical
+/// image, over an image differing in one block of its root file system.
+/// Prints a table; `scripts/bench-upgrade` runs it.
+#[test]
+#[ignore = "a benchmark, not a test: run scripts/bench-upgrade"]
+fn bench_upgrade_vs_mtd_utils() {
+    let limina = guest_limina(Machine::X86_64).check("limina for x86_64");
+    let mut cfg = VmConfig::new(Machine::X86_64, "upgrade-bench").check("config");
+    cfg.memory_mib = cfg.memory_mib.max(512);
+    let kernel = bytes(2 << 20, 5);
+    // 2 MiB of kernel, then 47 blocks of root file system: 49 blocks.
+    let a = upgrade::testimage::firmware_seeded(&kernel, 47, ES, 3);
+    let mut c = a.clone();
+    let at = c.len() - 5 * ES + 1000;
+    c[at] ^= 0x01;
+    cfg.initramfs
+        .module("mtdram", "total_size=8192 erase_size=128")
+        .limina(&limina, &["flashcp", "flash_erase", "upgrade"])
+        .host_program("/usr/sbin/mtd-utils-flashcp", "/usr/sbin/flashcp")
+        .check("mtd-utils flashcp")
+        .bytes("/img/a.bin", a.clone(), 0o644)
+        .bytes("/img/c.bin", c, 0o644);
+    let mut vm = Vm::boot(cfg).check("boot");
+    count_erases(&mut vm);
+    // x86 has no device tree and the initramfs no key: -f, and the
+    // signature is not checked (the check costs one BLAKE2b pass).
+    // IMG stands for the image file.
+    let tools = [
+        (
+            "limina upgrade --single",
+            "upgrade --single -f -d /dev/mtd0 IMG",
+        ),
+        ("mtd-utils flashcp -v", "mtd-utils-flashcp -v IMG /dev/mtd0"),
+        ("mtd-utils flashcp -v -p", "mtd-utils-flashcp -v -p IMG /dev/mtd0"),
+    ];
+    let mut rows = Vec::new();
+    for (name, cmd) in tools {
+        let mut cells: Vec<Vec<(u64, u64)>> = vec![Vec::new(); 3];
+        let mut failed = None;
+        'rounds: for _ in 0..3 {
+            vm.run_ok("flash_erase /dev/mtd0 0 0").check("erase");
+            for (i, image) in ["a", "a", "c"].into_iter().enumerate() {
+                let run = cmd.replace("IMG", &format!("/img/{image}.bin"));
+                match timed(&mut vm, &run) {
+                    Ok(m) => cells[i].push(m),
+                    Err(e) => {
+                        failed = Some(format!("{name} /img/{image}.bin: {e}"));
+                        break 'rounds;
+                    }
+                }
+            }
+        }
+        let mut row = vec![name.to_owned()];
+        if let Some(e) = failed {
+            eprintln!("{e}");
+            row.extend(["fails"; 3].map(String::from));
+        } else {
+            for mut cell in cells {
+                cell.sort();
+                let (ms, erases) = cell[cell.len() / 2];
+                row.push(format!("{ms} ms, {erases} erases"));
+            }
+            let len = a.len();
+            let same = vm
+                .run_ok(&format!(
+                    "head -c {len} /dev/mtd0 | cmp - /img/c.bin && echo same"
+                ))
+                .check("result");
+            assert_eq!(same, "same", "{name} wrote the image");
+        }
+        rows.push(row);
+    }
+    println!(
+        "\nupgrade on mtdram (8 MiB, 128 KiB blocks, a {} KiB firmware image), x86_64 \
+         guest under QEMU TCG, median of 3; erases counted by a kprobe on mtd_erase:\n",
+        a.len() / 1024
+    );
+    println!(
+        "| {:<26} | {:<22} | {:<22} | {:<22} |",
+        "tool", "(a) fresh", "(b) identical", "(c) one block differs"
+    );
+    println!(
+        "|{}|{}|{}|{}|",
+        "-".repeat(28),
+        "-".repeat(24),
+        "-".repeat(24),
+        "-".repeat(24)
+    );
+    for r in rows {
+        println!(
+            "| {:<26} | {:<22} | {:<22} | {:<22} |",
+            r[0], r[1], r[2], r[3]
+        );
+    }
+    vm.poweroff().check("poweroff");
+}
