@@ -499,7 +499,10 @@ fn bench_upgrade_vs_mtd_utils() {
             "upgrade --single -f -d /dev/mtd0 IMG",
         ),
         ("mtd-utils flashcp -v", "mtd-utils-flashcp -v IMG /dev/mtd0"),
-        ("mtd-utils flashcp -v -p", "mtd-utils-flashcp -v -p IMG /dev/mtd0"),
+        (
+            "mtd-utils flashcp -v -p",
+            "mtd-utils-flashcp -v -p IMG /dev/mtd0",
+        ),
     ];
     let mut rows = Vec::new();
     for (name, cmd) in tools {
