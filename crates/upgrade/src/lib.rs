@@ -56,6 +56,7 @@ pub mod stream;
 #[doc(hidden)]
 pub mod testimage;
 pub mod trial;
+pub mod ubi;
 
 use std::fmt;
 
