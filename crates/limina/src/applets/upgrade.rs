@@ -7,6 +7,8 @@
 //! upgrade --trial [--grace SECS] [--watchdog DEV] [--initrd FILE] [--append STR] [-n] [-f] [-k PUBKEY] [-x SIG] [-d MTD] [--fallback MTD | --single] IMAGE|-
 //! upgrade --commit [-v] [-f] [-k PUBKEY] [-d MTD] [--fallback MTD | --single]
 //! upgrade --status [-d MTD] [--fallback MTD | --single]
+//! upgrade --ubi UBI [-n] [-v] [-f] [-k PUBKEY] [-x SIG] ROOTFS|-
+//! upgrade --status --ubi UBI
 //! ```
 //!
 //! IMAGE `-` reads standard input: the image, or a signed stream (the
@@ -34,6 +36,12 @@
 //! `--commit`, run by that new system once healthy, reads the region,
 //! checks the image again with its own key and board, and writes the
 //! slots as above. See docs/upgrading-trial.md.
+//!
+//! `--ubi UBI` (NAND boards, `upgrade::ubi`): the image is a squashfs
+//! root file system, signed the same way; after the same checks (and that
+//! it fits volume `rootfs_b`), one volume update writes it into
+//! `rootfs_b`, it is read back, and one atomic rename swaps the names
+//! `rootfs` and `rootfs_b`. The kernel boots the volume named `rootfs`.
 
 use std::ffi::OsString;
 use std::io::Read;
@@ -44,7 +52,7 @@ use anyhow::{anyhow, Context};
 use limina_sign::Signature;
 use mtd::writer::{Progress, Stage};
 use mtd::{MtdFlash, OpenMode};
-use upgrade::{Policy, Slot, SlotStatus};
+use upgrade::{ubi, Policy, Slot, SlotStatus};
 
 use super::mtd_args;
 use crate::applet::{Family, Parsed, Tool};
@@ -55,6 +63,8 @@ usage: upgrade [-n] [-v] [-f] [-k PUBKEY] [-x SIG] [-d MTD] [--fallback MTD | --
                [-n] [-f] [-k PUBKEY] [-x SIG] [-d MTD] [--fallback MTD | --single] IMAGE|-
        upgrade --commit [-v] [-f] [-k PUBKEY] [-d MTD] [--fallback MTD | --single]
        upgrade --status [-d MTD] [--fallback MTD | --single]
+       upgrade --ubi UBI [-n] [-v] [-f] [-k PUBKEY] [-x SIG] ROOTFS|-
+       upgrade --status --ubi UBI
 
   -n, --dry-run    check everything and print the plan; write nothing
   -v, --verbose    a progress line for every erase, write and read-back
@@ -78,7 +88,11 @@ usage: upgrade [-n] [-v] [-f] [-k PUBKEY] [-x SIG] [-d MTD] [--fallback MTD | --
   --append STR     --trial: words added to the new command line
   --commit         in a trial-booted system: check the image it was booted
                    from (the phram device limina-upgrade) with this
-                   system's key and board, and write it to the slots";
+                   system's key and board, and write it to the slots
+  --ubi UBI        NAND boards: the UBI device (/dev/ubiN, ubiN or N) with
+                   volumes rootfs (booted) and rootfs_b; ROOTFS (a squashfs)
+                   goes into rootfs_b, is read back, and one atomic rename
+                   swaps the two names";
 
 const TOOL: Tool = Tool {
     name: "upgrade",
@@ -114,6 +128,7 @@ struct Args {
     watchdog: Option<PathBuf>,
     initrd: Option<PathBuf>,
     append: Vec<String>,
+    ubi: Option<String>,
 }
 
 fn parse(args: Vec<String>) -> Result<Parsed<Args>, String> {
@@ -143,6 +158,7 @@ fn parse(args: Vec<String>) -> Result<Parsed<Args>, String> {
             "--watchdog" => a.watchdog = Some(PathBuf::from(value("--watchdog")?)),
             "--initrd" => a.initrd = Some(PathBuf::from(value("--initrd")?)),
             "--append" => a.append.push(value("--append")?),
+            "--ubi" => a.ubi = Some(value("--ubi")?),
             "-h" | "--help" => return Ok(Parsed::Help),
             "--version" => return Ok(Parsed::Version),
             s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option {s:?}")),
@@ -163,6 +179,13 @@ fn parse(args: Vec<String>) -> Result<Parsed<Args>, String> {
     }
     if a.commit && (a.dry_run || a.signature.is_some()) {
         return Err("--commit takes no -n or -x: the signature comes with the image".into());
+    }
+    if a.ubi.is_some()
+        && (a.trial || a.commit || a.single || a.primary.is_some() || a.fallback.is_some())
+    {
+        return Err(
+            "--ubi takes no --trial, --commit, -d, --fallback or --single: those are NOR's".into(),
+        );
     }
     let no_image = a.status || a.commit;
     if no_image != a.image.is_none() {
@@ -280,6 +303,9 @@ fn read_signature(path: &Path) -> anyhow::Result<limina_sign::Signature> {
 
 fn run(a: &Args) -> anyhow::Result<()> {
     let nothing = "; nothing was written";
+    if let Some(device) = &a.ubi {
+        return run_ubi(a, device);
+    }
     let primary_dev = a.primary.as_deref().unwrap_or(DEFAULT_PRIMARY);
     let fallback_dev = fallback_device(a).map_err(|e| anyhow!("{e:#}{nothing}"))?;
     if a.status {
@@ -346,18 +372,7 @@ fn check_image<'i>(
     erase_size: u32,
 ) -> anyhow::Result<upgrade::Checked<'i>> {
     let nothing = "; nothing was written";
-    let key_path = a.key.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_KEY));
-    let key = match limina_sign::read_public_key(&key_path) {
-        Ok(k) => Some(k),
-        Err(limina_sign::Error::Io { source, .. })
-            if a.key.is_none() && source.kind() == std::io::ErrorKind::NotFound =>
-        {
-            eprintln!("upgrade: no key at {DEFAULT_KEY}: the signature is not checked");
-            None
-        }
-        Err(e) => return Err(anyhow!("{e}{nothing}")),
-    };
-    let running = upgrade::board::running_compatible().map_err(|e| anyhow!("{e}{nothing}"))?;
+    let (key, running) = trust(a)?;
     let policy = Policy {
         key: key.as_ref(),
         signature,
@@ -382,6 +397,195 @@ fn check_image<'i>(
         }
     );
     Ok(checked)
+}
+
+/// What images are checked against: the key (`-k`, else the default one
+/// if present) and the running board's compatible strings.
+type Trust = (Option<limina_sign::PublicKey>, Option<Vec<String>>);
+
+fn trust(a: &Args) -> anyhow::Result<Trust> {
+    let nothing = "; nothing was written";
+    let key_path = a.key.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_KEY));
+    let key = match limina_sign::read_public_key(&key_path) {
+        Ok(k) => Some(k),
+        Err(limina_sign::Error::Io { source, .. })
+            if a.key.is_none() && source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            eprintln!("upgrade: no key at {DEFAULT_KEY}: the signature is not checked");
+            None
+        }
+        Err(e) => return Err(anyhow!("{e}{nothing}")),
+    };
+    let running = upgrade::board::running_compatible().map_err(|e| anyhow!("{e}{nothing}"))?;
+    Ok((key, running))
+}
+
+fn describe_volume(slots: &ubi::Slots, role: &str, v: Option<&ubi::VolumeStatus>) -> String {
+    let name = if role == "active" {
+        ubi::ACTIVE
+    } else {
+        ubi::INACTIVE
+    };
+    match v {
+        None => format!("{role} {name}: missing"),
+        Some(v) => {
+            let node = slots.volume_path(v.info.id);
+            match &v.invalid {
+                None => format!(
+                    "{role} {name} ({}): valid, {} bytes, sha256 {}",
+                    node.display(),
+                    v.length,
+                    upgrade::hex(&v.sha256)
+                ),
+                Some(why) => format!("{role} {name} ({}): invalid: {why}", node.display()),
+            }
+        }
+    }
+}
+
+/// `--ubi`: the A/B volumes of a UBI device.
+fn run_ubi(a: &Args, device: &str) -> anyhow::Result<()> {
+    let nothing = "; nothing was written";
+    let slots = ubi::Slots::new(device).map_err(|e| anyhow!("{e}{nothing}"))?;
+    if a.status {
+        let st = ubi::status(&slots)?;
+        println!("{}", describe_volume(&slots, "active", st.active.as_ref()));
+        println!(
+            "{}",
+            describe_volume(&slots, "inactive", st.inactive.as_ref())
+        );
+        match &st.active {
+            Some(v) if v.valid() => println!("boots: volume {}", v.info.id),
+            _ => println!(
+                "boots: nothing (no valid volume named {}; the boot loader's recovery is needed)",
+                ubi::ACTIVE
+            ),
+        }
+        return Ok(());
+    }
+    let layout = slots.layout().map_err(|e| anyhow!("{e}{nothing}"))?;
+    let limit = ubi::reserved_bytes(&layout.inactive);
+    let Some(path) = a.image.as_deref() else {
+        return Err(anyhow!("IMAGE is missing"));
+    };
+    let (image, signature) = read_image(a, path, limit)?;
+    let (key, running) = trust(a)?;
+    let policy = Policy {
+        key: key.as_ref(),
+        signature: signature.as_ref(),
+        running_board: running.as_deref(),
+        force_board: a.force,
+        erase_size: 0,
+    };
+    let checked = ubi::check(&image, &policy).map_err(|e| anyhow!("refused: {e}{nothing}"))?;
+    eprintln!(
+        "upgrade: root file system image, {} bytes, sha256 {}, {}, {}",
+        image.len(),
+        upgrade::hex(&checked.sha256()),
+        match checked.signed_by() {
+            Some(id) => format!("signed by key {id}"),
+            None => "signature not checked".to_owned(),
+        },
+        match (&checked.metadata().board, checked.board_checked()) {
+            (Some(b), true) => format!("board {b}"),
+            (_, false) => "board not checked (--force)".to_owned(),
+            (None, true) => "no board".to_owned(),
+        }
+    );
+    let name = slots.name();
+    if a.dry_run {
+        let plan = ubi::plan(&checked, &slots).map_err(|e| anyhow!("refused: {e}{nothing}"))?;
+        if plan.already_active {
+            println!(
+                "nothing to do: {} (volume {}) holds this image",
+                ubi::ACTIVE,
+                plan.layout.active.id
+            );
+        } else {
+            println!(
+                "update {name} volume {} ({}): {} of {} bytes",
+                plan.layout.inactive.id,
+                ubi::INACTIVE,
+                plan.len,
+                ubi::reserved_bytes(&plan.layout.inactive)
+            );
+            println!(
+                "rename: volume {} -> {}, volume {} -> {}",
+                plan.layout.inactive.id,
+                ubi::ACTIVE,
+                plan.layout.active.id,
+                ubi::INACTIVE
+            );
+        }
+        return Ok(());
+    }
+    let verbose = a.verbose;
+    let mut last_tenth = None;
+    let mut progress = |p: &ubi::Progress| match *p {
+        ubi::Progress::Update { id, written, total } => {
+            if verbose {
+                eprintln!("upgrade: {name} update volume {id}: {written}/{total} bytes");
+            } else {
+                let tenth = written * 10 / total.max(1);
+                if last_tenth != Some(tenth) {
+                    last_tenth = Some(tenth);
+                    eprintln!(
+                        "upgrade: {name} {} (volume {id}): {}%",
+                        ubi::INACTIVE,
+                        tenth * 10
+                    );
+                }
+            }
+        }
+        ubi::Progress::Verify { id } => eprintln!("upgrade: {name} verify volume {id}"),
+        ubi::Progress::Rename {
+            new_active,
+            old_active,
+        } => eprintln!(
+            "upgrade: {name} rename: volume {new_active} -> {}, volume {old_active} -> {}",
+            ubi::ACTIVE,
+            ubi::INACTIVE
+        ),
+        ubi::Progress::Renamed { active } => {
+            eprintln!(
+                "upgrade: {name} renamed: {} is volume {active}",
+                ubi::ACTIVE
+            )
+        }
+        _ => {}
+    };
+    let report = ubi::upgrade(&checked, &slots, &mut progress).map_err(|e| {
+        let what = match e.stage {
+            ubi::Stage::Check => nothing.to_owned(),
+            ubi::Stage::Update => format!(
+                "; {} was not touched and still boots; {} is incomplete (rerun the upgrade)",
+                ubi::ACTIVE,
+                ubi::INACTIVE
+            ),
+            ubi::Stage::Rename => format!(
+                "; no name changed: {} still boots the previous image",
+                ubi::ACTIVE
+            ),
+        };
+        anyhow!("{e}{what}")
+    })?;
+    match report {
+        ubi::Report::AlreadyActive { id } => eprintln!(
+            "upgrade: done: nothing to do: {} (volume {id}) already holds this image",
+            ubi::ACTIVE
+        ),
+        ubi::Report::Swapped {
+            active,
+            inactive,
+            written,
+        } => eprintln!(
+            "upgrade: done: {name}: {} is volume {active} (the new image, {written} bytes written), {} is volume {inactive} (the previous image); the next boot boots the new one",
+            ubi::ACTIVE,
+            ubi::INACTIVE
+        ),
+        _ => eprintln!("upgrade: done"),
+    }
+    Ok(())
 }
 
 fn check_and_write(
@@ -711,6 +915,15 @@ mod tests {
             panic!("parse --commit");
         };
         assert!(a.commit && a.verbose && a.image.is_none());
+        let Ok(Parsed::Run(a)) = p(&["--ubi", "/dev/ubi0", "-n", "-f", "-k", "/k", "-"]) else {
+            panic!("parse --ubi");
+        };
+        assert_eq!(a.ubi.as_deref(), Some("/dev/ubi0"));
+        assert!(a.dry_run && a.force && a.image.as_deref() == Some("-"));
+        assert!(matches!(
+            p(&["--status", "--ubi", "ubi1"]),
+            Ok(Parsed::Run(Args { status: true, .. }))
+        ));
     }
 
     #[test]
@@ -732,6 +945,10 @@ mod tests {
             (&["--trial"][..], "IMAGE is missing"),
             (&["--commit", "a"][..], "--commit takes no IMAGE"),
             (&["--commit", "-n"][..], "--commit takes no -n"),
+            (&["--ubi", "0", "--single", "a"][..], "--ubi takes no"),
+            (&["--ubi", "0", "--trial", "a"][..], "--ubi takes no"),
+            (&["--ubi", "0"][..], "IMAGE is missing"),
+            (&["--ubi"][..], "--ubi needs a value"),
         ] {
             let Err(e) = p(args) else {
                 panic!("{args:?} parsed")
