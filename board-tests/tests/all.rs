@@ -18,5 +18,6 @@ mod trial_boot;
 mod ubi;
 mod uboot;
 mod upgrade;
+mod upgrade_ubi;
 mod watchdog;
 mod x86_64;
