@@ -485,6 +485,23 @@ fn ubiformat_keeps_erase_counters_skips_bad_blocks_and_writes_an_image_on_x86_64
     assert!(out.contains("non-UBI data; use -y"), "{out}");
     vm.run_ok("ubiformat /dev/mtd0 -O 2048 -y")
         .check("format -y");
+    // -n: EC headers only, no volume table. The kernel sees EC headers
+    // (so not an empty flash it would lay out itself) and no layout
+    // volume, and refuses to attach, as after mtd-utils' ubiformat -n.
+    vm.run_ok("ubiformat /dev/mtd0 -O 2048 -n")
+        .check("format -n");
+    vm.run_ok("dmesg -c > /dev/null").check("dmesg -c");
+    let (status, out) = vm
+        .run("ubiattach -m 0 -O 2048 2>&1")
+        .check("attach after -n");
+    assert_ne!(status, 0, "attached without a volume table: {out}");
+    let log = vm.run_ok("dmesg").check("dmesg");
+    assert!(
+        log.contains("the layout volume was not found"),
+        "-n left a volume table:\n{log}"
+    );
+    let info = vm.run_ok("ubinfo /dev/mtd0").check("inspect -n");
+    assert!(info.contains("Volumes:               0"), "{info}");
     vm.poweroff().check("poweroff");
     let _ = std::fs::remove_dir_all(&dir);
 }
