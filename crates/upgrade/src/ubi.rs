@@ -681,11 +681,22 @@ pub fn upgrade(
         progress,
     };
     device::update_volume(&path, &mut reader, plan.len).map_err(|source| {
-        // The ioctl that starts the update (and sets the marker) is the
-        // first write; an error from it or from opening wrote nothing.
+        // Opening writes nothing; nor does the ioctl when it refuses
+        // before the kernel's ubi_start_update (drivers/mtd/ubi/cdev.c:
+        // a read-only open, a bad size, other openers). Any other error
+        // may come after the update marker was set.
+        let refused_early = |errno: i32| {
+            use io::ErrorKind::*;
+            matches!(
+                io::Error::from_raw_os_error(errno).kind(),
+                ResourceBusy | InvalidInput | ReadOnlyFilesystem | PermissionDenied
+            )
+        };
         let stage = match &source {
             DeviceError::Open { .. } => Stage::Check,
-            DeviceError::Ioctl { .. } if reader.at == 0 => Stage::Check,
+            DeviceError::Ioctl { errno, .. } if reader.at == 0 && refused_early(*errno as i32) => {
+                Stage::Check
+            }
             _ => Stage::Update,
         };
         UpgradeError {
