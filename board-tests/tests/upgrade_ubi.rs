@@ -317,6 +317,12 @@ fn ubi_power_cuts(machine: Machine) {
             sign(&key, &big, "mti,malta"),
             0o644,
         )
+        .bytes("/img/good.sqfs", new.clone(), 0o644)
+        .bytes(
+            "/img/good.sqfs.minisig",
+            sign(&key, &new, "mti,malta"),
+            0o644,
+        )
         .bytes("/img/big.sqfs", big, 0o644);
     let mut vm = Vm::boot(cfg).check("boot");
     let mtd = mtd_dev(&mut vm, "mtdram test device");
@@ -500,6 +506,24 @@ fn ubi_power_cuts(machine: Machine) {
         );
         assert_eq!(now, before, "{cmd} changed the volumes or the flash");
     }
+    // The good image, signed for this board (without a device tree only
+    // with -f: the signature is checked all the same).
+    let good = if has_dt {
+        "limina upgrade -k /img/test.pub --ubi 0 /img/good.sqfs"
+    } else {
+        "limina upgrade -k /img/test.pub -f --ubi 0 /img/good.sqfs"
+    };
+    let out = vm.run_ok(&format!("{good} 2>&1")).check(good);
+    assert!(
+        out.contains("signed by key") && out.contains("upgrade: done: ubi0: rootfs is volume"),
+        "{out}"
+    );
+    bad.push_str(&format!("{good}: exit 0: {out}\n"));
+    let st = vm.run_ok("limina upgrade --status --ubi 0").check("status");
+    assert!(
+        st.lines().next().is_some_and(|l| l.contains(&sha_new)),
+        "{st}"
+    );
     let boots = vm.boots();
     vm.poweroff().check("poweroff");
 
@@ -531,7 +555,7 @@ fn ubi_power_cuts(machine: Machine) {
     ));
     println!("{table}");
     println!(
-        "{machine}: bad inputs, each refused with the volumes and the flash unchanged:\n{bad}"
+        "{machine}: bad inputs, each refused with the volumes and the flash unchanged; then the good one:\n{bad}"
     );
     std::fs::write(dir.join("table.md"), &table).check("table");
     assert_eq!(count("NEITHER"), 0);
