@@ -201,8 +201,33 @@ pub fn check<'a>(image: &'a [u8], policy: &Policy<'_>) -> Result<Checked<'a>, Ch
         policy.erase_size as usize
     };
     let firmware = Firmware::split(image, erase_size).map_err(CheckError::Layout)?;
+    let (signed_by, metadata) = trust(image, policy)?;
+    let end = image_end(&firmware, image.len() as u64);
+    let sha256 = Sha256::digest(&image[..end as usize]).into();
+    Ok(Checked {
+        image,
+        firmware,
+        signed_by,
+        metadata,
+        board_checked: !policy.force_board,
+        sha256,
+    })
+}
+
+/// The signature and board checks every kind of image shares: with a key,
+/// `image` must carry a signature by it; unless `force_board`, the signed
+/// `board:` must be one of the running board's compatible strings. Returns
+/// the key that signed and the trusted comment's fields.
+pub(crate) fn trust(
+    image: &[u8],
+    policy: &Policy<'_>,
+) -> Result<(Option<KeyId>, Metadata), CheckError> {
     let (signed_by, metadata) = match (policy.key, policy.signature) {
-        (Some(key), None) => return Err(CheckError::Unsigned { key: key.key_id() }),
+        (Some(key), None) => {
+            return Err(CheckError::Unsigned {
+                key: key.key_id(),
+            })
+        }
         (Some(key), Some(sig)) => {
             let verified = key.verify(sig, image).map_err(CheckError::Signature)?;
             (
@@ -236,16 +261,7 @@ pub fn check<'a>(image: &'a [u8], policy: &Policy<'_>) -> Result<Checked<'a>, Ch
             });
         }
     }
-    let end = image_end(&firmware, image.len() as u64);
-    let sha256 = Sha256::digest(&image[..end as usize]).into();
-    Ok(Checked {
-        image,
-        firmware,
-        signed_by,
-        metadata,
-        board_checked: !policy.force_board,
-        sha256,
-    })
+    Ok((signed_by, metadata))
 }
 
 /// Where an image ends: its squashfs padded to [`SQUASHFS_PAD`], within

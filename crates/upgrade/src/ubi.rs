@@ -130,44 +130,7 @@ pub fn check<'a>(image: &'a [u8], policy: &Policy<'_>) -> Result<Checked<'a>, Im
         return Err(CheckError::Empty.into());
     }
     let superblock = Superblock::parse(image).map_err(ImageError::Layout)?;
-    let (signed_by, metadata) = match (policy.key, policy.signature) {
-        (Some(key), None) => return Err(CheckError::Unsigned { key: key.key_id() }.into()),
-        (Some(key), Some(sig)) => {
-            let verified = key.verify(sig, image).map_err(CheckError::Signature)?;
-            (
-                Some(key.key_id()),
-                Metadata::parse(&verified.trusted_comment),
-            )
-        }
-        (None, _) => (None, Metadata::default()),
-    };
-    if !policy.force_board {
-        let image_board = match (&metadata.board, signed_by) {
-            (Some(b), _) => b.clone(),
-            (None, Some(_)) => {
-                return Err(CheckError::NoBoard {
-                    why: "its signed trusted comment has no board: field",
-                }
-                .into())
-            }
-            (None, None) => {
-                return Err(CheckError::NoBoard {
-                    why: "no key is configured, so no signed board: field is read",
-                }
-                .into())
-            }
-        };
-        let Some(running) = policy.running_board else {
-            return Err(CheckError::UnknownRunningBoard { image: image_board }.into());
-        };
-        if !running.contains(&image_board) {
-            return Err(CheckError::WrongBoard {
-                image: image_board,
-                running: running.to_vec(),
-            }
-            .into());
-        }
-    }
+    let (signed_by, metadata) = crate::trust(image, policy)?;
     let end = padded(&superblock, image.len() as u64) as usize;
     Ok(Checked {
         image,
