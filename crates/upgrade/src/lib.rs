@@ -223,11 +223,7 @@ pub(crate) fn trust(
     policy: &Policy<'_>,
 ) -> Result<(Option<KeyId>, Metadata), CheckError> {
     let (signed_by, metadata) = match (policy.key, policy.signature) {
-        (Some(key), None) => {
-            return Err(CheckError::Unsigned {
-                key: key.key_id(),
-            })
-        }
+        (Some(key), None) => return Err(CheckError::Unsigned { key: key.key_id() }),
         (Some(key), Some(sig)) => {
             let verified = key.verify(sig, image).map_err(CheckError::Signature)?;
             (
