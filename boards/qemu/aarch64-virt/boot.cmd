@@ -42,6 +42,7 @@ if tftpboot ${kernel_addr} uImage && tftpboot ${rootfs_addr} rootfs.squashfs; th
 	setexpr rootfs_size ${rootfs_size} / 0x100000
 	setexpr rootfs_size ${rootfs_size} * 0x100000
 	# A copy of QEMU's tree with 1 MiB to grow in, and the phram node.
+	fdt addr ${fdtcontroladdr}
 	fdt move ${fdtcontroladdr} ${dtb_addr} 0x100000
 	fdt addr ${dtb_addr}
 	fdt mknode / reserved-memory
