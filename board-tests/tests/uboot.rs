@@ -183,6 +183,27 @@ fn mkimage_script(board_dir: &str, arch: &str, tftp: &Path) {
         .join("boards/qemu")
         .join(board_dir)
         .join("boot.cmd");
+    mkimage_script_file(&cmd, arch, tftp);
+}
+
+/// The boot script of the initramfs flow on aarch64 virt with Debian's
+/// kernel (phram is a module there, so the board's phram-root script
+/// cannot serve it): kernel, QEMU's dumped tree and a uImage ramdisk.
+const AARCH64_INITRAMFS_SCRIPT: &str = "\
+setenv kernel_addr 0x48000000
+setenv initrd_addr 0x4c000000
+setenv fdt_addr 0x4f000000
+echo \"== loading uImage, virt.dtb and initrd.uImage from ${serverip}\"
+if tftpboot ${kernel_addr} uImage && tftpboot ${fdt_addr} virt.dtb && tftpboot ${initrd_addr} initrd.uImage; then
+\tsetenv bootargs console=ttyAMA0 rdinit=/init ${extra_bootargs}
+\techo \"== bootargs: ${bootargs}\"
+\tbootm ${kernel_addr} ${initrd_addr} ${fdt_addr}
+else
+\techo \"== boot.scr: a TFTP transfer failed, not booting\"
+fi
+";
+
+fn mkimage_script_file(cmd: &Path, arch: &str, tftp: &Path) {
     tool(
         "mkimage",
         &[
@@ -690,7 +711,9 @@ fn uboot_tftpboot_aarch64_virt_initramfs() {
             &tftp.join("initrd.uImage").display().to_string(),
         ],
     );
-    mkimage_script("aarch64-virt", "arm64", &tftp);
+    let script = work.join("boot.cmd");
+    std::fs::write(&script, AARCH64_INITRAMFS_SCRIPT).check("boot.cmd");
+    mkimage_script_file(&script, "arm64", &tftp);
 
     let uboot = uboot_image("aarch64-virt-u-boot.bin").display().to_string();
     let machine_args = [
