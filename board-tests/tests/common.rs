@@ -77,3 +77,17 @@ pub fn assert_refused_nothing_loaded(vm: &mut Vm, cmd: &str, expect: &str) {
         "{cmd} left something loaded"
     );
 }
+
+/// Deterministic pseudo-random bytes (xorshift32), the same for a seed
+/// on every run: test images and flash contents.
+pub fn bytes(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 7) as u8
+        })
+        .collect()
+}

@@ -6,24 +6,11 @@
 
 use limina_board_tests::{guest_limina, Machine, Vm, VmConfig};
 
-use crate::common::Check;
+use crate::common::{bytes, Check};
 
 /// The erase block size of every device below: mtdram with
 /// `erase_size=128` and nandsim's large-page chips.
 const ES: usize = 128 * 1024;
-
-/// Deterministic pseudo-random bytes.
-fn bytes(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 7) as u8
-        })
-        .collect()
-}
 
 /// The images every machine gets, in /img.
 fn add_images(cfg: &mut VmConfig) {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use limina_board_tests::{guest_limina, Machine, PersistentFlash, Vm, VmConfig};
 
-use crate::common::{Check, CheckSome};
+use crate::common::{bytes, Check, CheckSome};
 
 /// NOR's erase block.
 const ES: u32 = 64 * 1024;
@@ -135,19 +135,6 @@ fn persistent_flash_survives_a_power_cut_x86_64() {
 #[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
 fn persistent_flash_survives_a_power_cut_big_endian_mips() {
     persistent_flash_survives_a_power_cut(Machine::Mips);
-}
-
-/// Deterministic pseudo-random bytes.
-fn bytes(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 7) as u8
-        })
-        .collect()
 }
 
 fn run_host(cmd: &mut std::process::Command) {

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use limina_board_tests::{guest_limina, Machine, PersistentFlash, Vm, VmConfig};
 
-use crate::common::{Check, CheckSome};
+use crate::common::{bytes, Check, CheckSome};
 
 /// mtdram's erase block (the MIPS kernel's built-in `CONFIG_MTDRAM_*`;
 /// the same parameters for the x86_64 module).
@@ -39,19 +39,6 @@ const VOL_LEBS: u64 = 20;
 /// A LEB on this flash: the erase block less the EC and VID headers (64
 /// bytes each at a write size of 1).
 const LEB: u64 = ES as u64 - 128;
-
-/// Deterministic pseudo-random bytes.
-fn bytes(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 7) as u8
-        })
-        .collect()
-}
 
 /// `mksquashfs`' image of one incompressible file of `len` bytes, with
 /// fixed times, as the build makes a root file system image.

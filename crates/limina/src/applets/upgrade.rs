@@ -382,19 +382,15 @@ fn check_image<'i>(
     };
     let checked = upgrade::check(image, &policy).map_err(|e| anyhow!("refused: {e}{nothing}"))?;
     eprintln!(
-        "upgrade: image {:?}, {} bytes, sha256 {}, {}, {}",
+        "upgrade: image {:?}, {} bytes, sha256 {}, {}",
         checked.name(),
         image.len(),
         upgrade::hex(&checked.sha256()),
-        match checked.signed_by() {
-            Some(id) => format!("signed by key {id}"),
-            None => "signature not checked".to_owned(),
-        },
-        match (&checked.metadata().board, checked.board_checked()) {
-            (Some(b), true) => format!("board {b}"),
-            (_, false) => "board not checked (--force)".to_owned(),
-            (None, true) => "no board".to_owned(),
-        }
+        trust_words(
+            checked.signed_by(),
+            checked.metadata(),
+            checked.board_checked()
+        )
     );
     Ok(checked)
 }
@@ -479,18 +475,14 @@ fn run_ubi(a: &Args, device: &str) -> anyhow::Result<()> {
     };
     let checked = ubi::check(&image, &policy).map_err(|e| anyhow!("refused: {e}{nothing}"))?;
     eprintln!(
-        "upgrade: root file system image, {} bytes, sha256 {}, {}, {}",
+        "upgrade: root file system image, {} bytes, sha256 {}, {}",
         image.len(),
         upgrade::hex(&checked.sha256()),
-        match checked.signed_by() {
-            Some(id) => format!("signed by key {id}"),
-            None => "signature not checked".to_owned(),
-        },
-        match (&checked.metadata().board, checked.board_checked()) {
-            (Some(b), true) => format!("board {b}"),
-            (_, false) => "board not checked (--force)".to_owned(),
-            (None, true) => "no board".to_owned(),
-        }
+        trust_words(
+            checked.signed_by(),
+            checked.metadata(),
+            checked.board_checked()
+        )
     );
     let name = slots.name();
     if a.dry_run {
@@ -845,6 +837,24 @@ fn arm_watchdog(a: &Args, grace: u64) -> anyhow::Result<limina_watchdog::Watchdo
         got.as_secs()
     );
     Ok(dog)
+}
+
+/// "signed by key …, board …" for the line describing a checked image.
+fn trust_words(
+    signed_by: Option<limina_sign::KeyId>,
+    metadata: &upgrade::Metadata,
+    board_checked: bool,
+) -> String {
+    let signed = match signed_by {
+        Some(id) => format!("signed by key {id}"),
+        None => "signature not checked".to_owned(),
+    };
+    let board = match (&metadata.board, board_checked) {
+        (Some(b), true) => format!("board {b}"),
+        (_, false) => "board not checked (--force)".to_owned(),
+        (None, true) => "no board".to_owned(),
+    };
+    format!("{signed}, {board}")
 }
 
 #[cfg(test)]
