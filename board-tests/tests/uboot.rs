@@ -937,11 +937,56 @@ fn uboot_tftpboot_buildroot_qemu_mips_image() {
 #[test]
 #[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
 fn uboot_tftpboot_buildroot_qemu_aarch64_image() {
+    tftpboot_buildroot_virt_image(&VirtBoard {
+        board: "qemu-aarch64",
+        qemu: "qemu-system-aarch64",
+        cpu: "cortex-a53",
+        uboot: "aarch64-virt-u-boot.bin",
+        kernel: "AArch64 Linux Kernel Image (lzma compressed)",
+        machine: "aarch64",
+    });
+}
+
+/// The qemu-armv7 build's tftpboot set: the same boot script as aarch64
+/// (boards/qemu/aarch64-virt/boot.cmd, compiled for arm), the zImage in an
+/// uncompressed uImage at 0x41000000, Debian's `qemu_arm` U-Boot.
+#[test]
+#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
+fn uboot_tftpboot_buildroot_qemu_armv7_image() {
+    tftpboot_buildroot_virt_image(&VirtBoard {
+        board: "qemu-armv7",
+        qemu: "qemu-system-arm",
+        cpu: "cortex-a15",
+        uboot: "armv7-virt-u-boot.bin",
+        kernel: "ARM Linux Kernel Image (uncompressed)",
+        machine: "armv7l",
+    });
+}
+
+/// A `-M virt` board's Buildroot tftpboot run.
+struct VirtBoard {
+    /// The Buildroot board (output directory name).
+    board: &'static str,
+    qemu: &'static str,
+    cpu: &'static str,
+    /// The U-Boot binary in vm-assets/uboot.
+    uboot: &'static str,
+    /// What `mkimage -l` and U-Boot's bootm say of the uImage.
+    kernel: &'static str,
+    /// `uname -m` on the booted image.
+    machine: &'static str,
+}
+
+/// TFTP-boot a virt board's own build (`uImage`, `boot.scr`,
+/// `rootfs.squashfs`) from our server through Debian's U-Boot to a login,
+/// then check that / is the phram `mtdblock0` the script reserved and that
+/// s6-linux-init brought the services up.
+fn tftpboot_buildroot_virt_image(v: &VirtBoard) {
     let files = ["uImage", "boot.scr", "rootfs.squashfs"];
-    let Some(images) = crate::buildroot::built_images("qemu-aarch64", &files) else {
+    let Some(images) = crate::buildroot::built_images(v.board, &files) else {
         return;
     };
-    let (work, tftp) = work_dir("buildroot-qemu-aarch64");
+    let (work, tftp) = work_dir(&format!("buildroot-{}", v.board));
     for f in files {
         std::fs::copy(images.join(f), tftp.join(f)).check("copy the board's image");
     }
@@ -952,17 +997,14 @@ fn uboot_tftpboot_buildroot_qemu_aarch64_image() {
         "mkimage",
         &["-l", &tftp.join("uImage").display().to_string()],
     );
-    assert!(
-        info.contains("AArch64 Linux Kernel Image (lzma compressed)"),
-        "uImage: {info}"
-    );
+    assert!(info.contains(v.kernel), "uImage: {info}");
 
-    let uboot = uboot_image("aarch64-virt-u-boot.bin").display().to_string();
+    let uboot = uboot_image(v.uboot).display().to_string();
     let args: Vec<String> = [
         "-M",
         "virt",
         "-cpu",
-        "cortex-a53",
+        v.cpu,
         "-m",
         "512",
         "-accel",
@@ -981,7 +1023,7 @@ fn uboot_tftpboot_buildroot_qemu_aarch64_image() {
     ]
     .map(String::from)
     .to_vec();
-    let mut board = Board::start(&tftp, &work, "qemu-system-aarch64", &args);
+    let mut board = Board::start(&tftp, &work, v.qemu, &args);
     // Debian's build autoboots (distro boot) after 2 s: any key stops it.
     board.wait_for("Hit any key to stop autoboot", scaled(120));
     board.send_raw(" ");
@@ -1010,7 +1052,7 @@ fn uboot_tftpboot_buildroot_qemu_aarch64_image() {
         "Filename 'uImage'",
         "Filename 'rootfs.squashfs'",
         "compatible = \"phram\"",
-        "AArch64 Linux Kernel Image (lzma compressed)",
+        v.kernel,
         "VFS: Mounted root (squashfs filesystem) readonly on device 31:0",
     ] {
         assert!(transcript.contains(step), "{step:?} not in the transcript");
@@ -1055,10 +1097,11 @@ fn uboot_tftpboot_buildroot_qemu_aarch64_image() {
         let up = board.run_ok(&format!("s6-svstat -o up /run/service/{service}"));
         assert!(up.contains("true"), "{service} not up: {up}");
     }
-    assert_eq!(board.run_ok("uname -m"), "aarch64");
+    assert_eq!(board.run_ok("uname -m"), v.machine);
     eprintln!(
-        "buildroot qemu-aarch64: tftpboot to login {secs:.1} s; root {root_line}\n\
+        "buildroot {}: tftpboot to login {secs:.1} s; root {root_line}\n\
          ---- transcript in {} ----",
+        v.board,
         work.join("transcript.txt").display()
     );
     drop(board);
