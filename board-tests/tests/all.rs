@@ -4,6 +4,7 @@
 
 mod aarch64;
 mod buildroot;
+mod buildroot_trial;
 mod common;
 mod harness;
 mod ifwait;

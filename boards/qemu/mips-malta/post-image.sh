@@ -1,17 +1,24 @@
 #!/bin/sh
 # QEMU malta post-image hook (run by boards/common/post-image.sh):
 #   post-image.sh BINARIES_DIR BOARD_DIR
-# Makes data.img, the 16 MiB second IDE disk that the kernel turns into the
-# MTD device "data" (block2mtd) holding the persistent /data (UBI, created
-# on first boot), erased (0xff) like new flash, when there is none. An
-# existing image is kept, so that /data survives rebuilds.
+# Makes data.img, the 48 MiB second IDE disk that stands in for the
+# router's flash: the kernel turns it into the MTD device "flash"
+# (block2mtd, 128 KiB erase blocks) split by mtdparts= into "data" (16 MiB,
+# UBI holding the persistent /data, created on first boot), "firmware" and
+# "firmware-b" (16 MiB each, the slots `limina upgrade` writes), erased
+# (0xff) like new flash, when there is none. An existing image is kept, so
+# that /data and the slots survive rebuilds; one of 16 MiB (made before the
+# slots were there: /data only) is extended with two erased slots.
 set -eu
 
 binaries_dir=$1
 data=$binaries_dir/data.img
+flash_size=50331648
 if [ ! -f "$data" ]; then
-	tr '\000' '\377' < /dev/zero | head -c 16777216 > "$data.tmp"
+	tr '\000' '\377' < /dev/zero | head -c "$flash_size" > "$data.tmp"
 	mv "$data.tmp" "$data"
+elif [ "$(stat -c %s "$data")" -eq 16777216 ]; then
+	tr '\000' '\377' < /dev/zero | head -c $((flash_size - 16777216)) >> "$data"
 fi
 
 # The tftpboot developer loop (boot.cmd, docs/getting-started.md "TFTP boot"): uImage, an LZMA
@@ -39,12 +46,13 @@ if [ -f "$vmlinux" ]; then
 fi
 
 # firmware.bin, the image `limina upgrade` and `limina trial-boot` take
-# (docs/upgrading.md): the uImage, padded with 0xff to the next 64 KiB (the
-# NOR erase block), then the squashfs, as OpenWrt's ath79 images are laid
-# out.
+# (docs/upgrading.md): the uImage, padded with 0xff to the next 128 KiB
+# (the erase block of this board's flash, data.img above), then the
+# squashfs, as OpenWrt's ath79 images are laid out.
 if [ -f "$binaries_dir/uImage" ] && [ -f "$binaries_dir/rootfs.squashfs" ]; then
+	erase=131072
 	size=$(stat -c %s "$binaries_dir/uImage")
-	pad=$(( (65536 - size % 65536) % 65536 ))
+	pad=$(( (erase - size % erase) % erase ))
 	{
 		cat "$binaries_dir/uImage"
 		head -c "$pad" /dev/zero | tr '\000' '\377'
