@@ -451,10 +451,101 @@ pub(crate) fn host_tool(program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
+/// One partition of the GL-AR750's SPI NOR, as the device tree in the
+/// built kernel describes it (offsets absolute).
+#[derive(Clone, Debug)]
+struct GlPartition {
+    label: String,
+    offset: u64,
+    size: u64,
+    /// The MTD number Linux gives it: partitions are registered in
+    /// device-tree order, each followed at once by its own fixed
+    /// sub-partitions (`add_mtd_partitions()`).
+    mtd: u32,
+    /// Its `compatible` ("fixed-partitions" for a firmware slot).
+    compatible: String,
+    /// Its sub-partitions.
+    children: Vec<GlPartition>,
+}
+
+impl GlPartition {
+    fn end(&self) -> u64 {
+        self.offset + self.size
+    }
+}
+
+/// The partitions under `node` of the flattened device tree `dtb`, read
+/// with `fdtget` (`base`: the parent's offset; `mtd`: the next MTD number).
+fn gl_ar750_partitions(dtb: &Path, node: &str, base: u64, mtd: &mut u32) -> Vec<GlPartition> {
+    let dtb_arg = dtb.display().to_string();
+    let mut parts = Vec::new();
+    for child in host_tool("fdtget", &["-l", &dtb_arg, node]).lines() {
+        let path = format!("{node}/{child}");
+        let props = host_tool("fdtget", &["-p", &dtb_arg, &path]);
+        let prop = |name: &str| {
+            props.lines().any(|p| p == name).then(|| {
+                host_tool("fdtget", &[&dtb_arg, &path, name])
+                    .trim()
+                    .to_owned()
+            })
+        };
+        let reg = host_tool("fdtget", &["-tx", &dtb_arg, &path, "reg"]);
+        let cells: Vec<u64> = reg
+            .split_whitespace()
+            .map(|c| {
+                u64::from_str_radix(c, 16).unwrap_or_else(|e| panic!("{path} reg {reg:?}: {e}"))
+            })
+            .collect();
+        assert_eq!(cells.len(), 2, "{path}: reg {reg:?} is not <offset size>");
+        let index = *mtd;
+        *mtd += 1;
+        let compatible = prop("compatible").unwrap_or_default();
+        let children = if compatible == "fixed-partitions" {
+            gl_ar750_partitions(dtb, &path, base + cells[0], mtd)
+        } else {
+            Vec::new()
+        };
+        parts.push(GlPartition {
+            label: prop("label").unwrap_or_else(|| panic!("{path}: no label")),
+            offset: base + cells[0],
+            size: cells[1],
+            mtd: index,
+            compatible,
+            children,
+        });
+    }
+    parts
+}
+
+/// Where the flattened device tree appended to a kernel starts: the last
+/// FDT header whose `totalsize` reaches exactly to the end.
+fn appended_dtb(kernel: &[u8]) -> Option<usize> {
+    (0..kernel.len().saturating_sub(8)).rev().find(|&at| {
+        kernel[at..at + 4] == [0xd0, 0x0d, 0xfe, 0xed]
+            && u32::from_be_bytes([
+                kernel[at + 4],
+                kernel[at + 5],
+                kernel[at + 6],
+                kernel[at + 7],
+            ]) as usize
+                == kernel.len() - at
+    })
+}
+
 /// The GL-AR750's images, checked with the reference tools and our own
-/// reader: what can be proven without the board.
+/// reader: what can be proven without the board. The flash layout is read
+/// (`fdtget`) from the device tree the kernel in `firmware.bin` carries
+/// (its LZMA data unpacked by `xz`); `firmware.bin` must fit a slot's fixed
+/// kernel and rootfs partitions, and, written into both slots of a 16 MiB
+/// NOR image, be what the boot loader model of `limina upgrade` boots from
+/// slot A, and from slot B once slot A's header block is erased. The boot
+/// commands of the board's readme.txt must boot each slot with its own
+/// root.
 #[test]
 fn gl_ar750_images_are_what_the_flash_layout_expects() {
+    const FLASH: u64 = 16 << 20;
+    const ERASE: u64 = 64 << 10;
+    const NOR_BASE: u64 = 0x9f00_0000;
     let Some(images) = built_images(
         "gl-ar750",
         &[
@@ -467,15 +558,12 @@ fn gl_ar750_images_are_what_the_flash_layout_expects() {
         return;
     };
     let firmware = std::fs::read(images.join("firmware.bin")).expect("read firmware.bin");
-    // The "firmware" partition: 0xfa0000 bytes at 0x60000.
-    assert!(
-        firmware.len() <= 0xfa_0000,
-        "firmware.bin is {} bytes, the partition holds {}",
-        firmware.len(),
-        0xfa_0000
+    let uimage_file = std::fs::read(images.join("uImage")).expect("read uImage");
+    let rootfs = std::fs::read(images.join("rootfs.squashfs")).expect("read rootfs.squashfs");
+    let listing = host_tool(
+        "mkimage",
+        &["-l", &images.join("uImage").display().to_string()],
     );
-    let uimage = images.join("uImage");
-    let listing = host_tool("mkimage", &["-l", &uimage.display().to_string()]);
     for want in [
         "MIPS Linux Kernel Image (lzma compressed)",
         "Load Address: 80060000",
@@ -486,19 +574,223 @@ fn gl_ar750_images_are_what_the_flash_layout_expects() {
             "mkimage -l: no {want:?}:\n{listing}"
         );
     }
+
+    // firmware.bin starts with the uImage, its header and data CRCs good.
+    assert!(
+        firmware.starts_with(&uimage_file),
+        "firmware.bin does not start with the uImage"
+    );
+    let uimage = kexec::uimage::UImage::parse(&firmware)
+        .unwrap_or_else(|e| panic!("firmware.bin's uImage: {e}"));
+    assert_eq!(uimage.len(), uimage_file.len(), "uImage length");
+
+    // The device tree the kernel boots with: appended to vmlinux.bin in
+    // the uImage's LZMA data.
+    let work = limina_board_tests::build_dir().join("board-tests/gl-ar750-images");
+    std::fs::create_dir_all(&work).unwrap_or_else(|e| panic!("{}: {e}", work.display()));
+    let lzma = work.join("kernel.lzma");
+    std::fs::write(&lzma, uimage.data).unwrap_or_else(|e| panic!("{}: {e}", lzma.display()));
+    let out = Command::new("xz")
+        .args(["--format=lzma", "--decompress", "--stdout"])
+        .arg(&lzma)
+        .output()
+        .unwrap_or_else(|e| panic!("xz: {e}"));
+    assert!(
+        out.status.success(),
+        "xz -d: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let kernel = out.stdout;
+    let at = appended_dtb(&kernel).expect("no device tree appended to the kernel in firmware.bin");
+    let built_dtb =
+        std::fs::read(images.join("qca9531_glinet_gl-ar750.dtb")).expect("read the .dtb");
+    assert_eq!(
+        &kernel[at..],
+        &built_dtb[..],
+        "the device tree in firmware.bin's kernel is not the build's .dtb"
+    );
+    let dtb = work.join("appended.dtb");
+    std::fs::write(&dtb, &kernel[at..]).unwrap_or_else(|e| panic!("{}: {e}", dtb.display()));
+    let dtb_arg = dtb.display().to_string();
+
+    // The partitions, as Linux will number them.
+    let mut mtd = 0;
+    let parts = gl_ar750_partitions(&dtb, "/ahb/spi@1f000000/flash@0/partitions", 0, &mut mtd);
+    let mut labels: Vec<&str> = parts
+        .iter()
+        .flat_map(|p| std::iter::once(p).chain(&p.children))
+        .map(|p| p.label.as_str())
+        .collect();
+    let count = labels.len();
+    labels.sort_unstable();
+    labels.dedup();
+    assert_eq!(
+        labels.len(),
+        count,
+        "partition labels repeat (limina upgrade opens slots by name): {parts:#?}"
+    );
+    for pair in parts.windows(2) {
+        assert!(
+            pair[0].end() <= pair[1].offset,
+            "{} and {} overlap or are out of order",
+            pair[0].label,
+            pair[1].label
+        );
+    }
+    let slot = |name: &str| {
+        parts.iter().find(|p| p.label == name).unwrap_or_else(|| {
+            panic!("no {name:?} partition (the upgrade applet's slot): {parts:#?}")
+        })
+    };
+    // limina upgrade's default slots: mtd:firmware, mtd:firmware-b.
+    let (a, b) = (slot("firmware"), slot("firmware-b"));
+    assert_eq!(a.size, b.size, "the two slots differ in size");
+    assert!(b.end() <= FLASH, "firmware-b ends past 16 MiB");
+    for s in [a, b] {
+        assert_eq!(s.offset % ERASE, 0, "{} not on an erase block", s.label);
+        assert_eq!(s.size % ERASE, 0, "{} not whole erase blocks", s.label);
+        assert_eq!(
+            s.compatible, "fixed-partitions",
+            "{}: its kernel and rootfs must be fixed partitions",
+            s.label
+        );
+        assert_eq!(s.children.len(), 2, "{}: not kernel + rootfs", s.label);
+        let (k, r) = (&s.children[0], &s.children[1]);
+        assert_eq!(k.offset, s.offset, "{}: kernel not at its start", s.label);
+        assert_eq!(
+            r.offset,
+            k.end(),
+            "{}: rootfs not right after the kernel",
+            s.label
+        );
+        assert_eq!(
+            r.end(),
+            s.end(),
+            "{}: rootfs does not reach its end",
+            s.label
+        );
+        assert_eq!(
+            r.offset % ERASE,
+            0,
+            "{}: rootfs not on an erase block",
+            s.label
+        );
+        assert_eq!(k.mtd, s.mtd + 1, "{}: kernel numbered apart", s.label);
+        assert_eq!(r.mtd, s.mtd + 2, "{}: rootfs numbered apart", s.label);
+    }
+    let kernel_size = a.children[0].size;
+    assert_eq!(
+        kernel_size, b.children[0].size,
+        "the slots split kernel and rootfs differently"
+    );
+    let (root_a, root_b) = (a.children[1].mtd, b.children[1].mtd);
+    eprintln!(
+        "gl-ar750 layout: firmware {:#x}+{:#x} (mtd{}, rootfs mtd{root_a}), firmware-b {:#x}+{:#x} (mtd{}, rootfs mtd{root_b}), kernel part {kernel_size:#x}",
+        a.offset, a.size, a.mtd, b.offset, b.size, b.mtd
+    );
+
+    // firmware.bin fills one slot: uImage, 0xff, the squashfs at the
+    // rootfs partition.
+    let rootfs_size = a.children[1].size;
+    assert!(
+        firmware.len() as u64 <= a.size,
+        "firmware.bin is {} bytes, a slot holds {}",
+        firmware.len(),
+        a.size
+    );
+    assert!(
+        uimage.len() as u64 <= kernel_size,
+        "the uImage ({} bytes) overflows the kernel partition ({kernel_size})",
+        uimage.len()
+    );
+    let k = usize::try_from(kernel_size).expect("kernel partition size");
+    assert!(
+        firmware[uimage.len()..k].iter().all(|&b| b == 0xff),
+        "firmware.bin is not 0xff between the uImage and the rootfs partition"
+    );
     let split = kexec::uimage::Firmware::split(&firmware, 64 << 10)
         .unwrap_or_else(|e| panic!("Firmware::split: {e}"));
-    let rootfs = std::fs::read(images.join("rootfs.squashfs")).expect("read rootfs.squashfs");
     assert_eq!(
-        split.rootfs.start % (64 << 10),
-        0,
-        "squashfs not on an erase block"
+        split.rootfs.start, k,
+        "the squashfs is not at the rootfs partition"
     );
     assert_eq!(
         &firmware[split.rootfs.clone()],
         &rootfs[..split.rootfs.len()],
         "the squashfs in firmware.bin differs from rootfs.squashfs"
     );
+    assert!(
+        rootfs.len() as u64 <= rootfs_size,
+        "rootfs.squashfs ({} bytes) overflows the rootfs partition ({rootfs_size})",
+        rootfs.len()
+    );
+
+    // Both slots of a NOR image, as the boot loader and `limina upgrade
+    // --status` see them.
+    let mut nor = vec![0xffu8; FLASH as usize];
+    for s in [a, b] {
+        let at = s.offset as usize;
+        nor[at..at + firmware.len()].copy_from_slice(&firmware);
+    }
+    let boots = |nor: &[u8]| {
+        [a, b].into_iter().find(|s| {
+            let range = s.offset as usize..s.end() as usize;
+            kexec::uimage::Firmware::split(&nor[range], 64 << 10).is_ok()
+        })
+    };
+    assert_eq!(boots(&nor).map(|s| s.label.as_str()), Some("firmware"));
+    for s in [a, b] {
+        let fw =
+            kexec::uimage::Firmware::split(&nor[s.offset as usize..s.end() as usize], 64 << 10)
+                .unwrap_or_else(|e| panic!("{}: {e}", s.label));
+        assert!(
+            s.offset + fw.rootfs.end as u64 <= s.children[1].end()
+                && s.offset + fw.rootfs.start as u64 == s.children[1].offset,
+            "{}: the squashfs is not its rootfs partition",
+            s.label
+        );
+    }
+    // An upgrade erases slot A's header block first.
+    nor[a.offset as usize..(a.offset + ERASE) as usize].fill(0xff);
+    assert_eq!(boots(&nor).map(|s| s.label.as_str()), Some("firmware-b"));
+
+    // The kernel's own root is slot A's; the readme's boot commands give
+    // each slot its root and boot it from its NOR address.
+    let bootargs = host_tool("fdtget", &[&dtb_arg, "/chosen", "bootargs"]);
+    assert!(
+        bootargs.contains(&format!("root=/dev/mtdblock{root_a} ")),
+        "/chosen bootargs {bootargs:?} does not name slot A's rootfs mtd{root_a}"
+    );
+    let readme_path = workspace_root().join("boards/glinet/gl-ar750/readme.txt");
+    let readme = std::fs::read_to_string(&readme_path)
+        .unwrap_or_else(|e| panic!("{}: {e}", readme_path.display()));
+    for tool in ["setenv", "fw_setenv"] {
+        let line = |var: &str| {
+            readme
+                .lines()
+                .map(str::trim)
+                .find(|l| l.starts_with(&format!("{tool} {var} '")))
+                .unwrap_or_else(|| panic!("readme.txt: no `{tool} {var} '...'`"))
+        };
+        for (var, root, s) in [("boot_a", root_a, a), ("boot_b", root_b, b)] {
+            let l = line(var);
+            for want in [
+                format!("setenv bootargs root=/dev/mtdblock{root} rootfstype=squashfs;"),
+                format!("bootm {:#x}'", NOR_BASE + s.offset),
+            ] {
+                assert!(l.contains(&want), "readme.txt: {l:?} has no {want:?}");
+            }
+        }
+        assert!(
+            line("bootargs").contains(&format!("root=/dev/mtdblock{root_a} ")),
+            "readme.txt: {tool} bootargs must be slot A's (the vendor U-Boot boots 0x9f060000 with it)"
+        );
+        assert!(
+            line("bootcmd").contains("'run boot_a || run boot_b'"),
+            "readme.txt: {tool} bootcmd does not try slot A, then slot B"
+        );
+    }
+
     let files = host_tool(
         "unsquashfs",
         &[
@@ -518,19 +810,7 @@ fn gl_ar750_images_are_what_the_flash_layout_expects() {
             "no /usr/bin/{applet} link to limina in the rootfs"
         );
     }
-    let dts = host_tool(
-        "dtc",
-        &[
-            "-I",
-            "dtb",
-            "-O",
-            "dts",
-            &images
-                .join("qca9531_glinet_gl-ar750.dtb")
-                .display()
-                .to_string(),
-        ],
-    );
+    let dts = host_tool("dtc", &["-I", "dtb", "-O", "dts", &dtb_arg]);
     assert!(
         // dtc writes a string list as one string with \0 separators.
         dts.contains("compatible = \"glinet,gl-ar750\\0"),
