@@ -377,9 +377,26 @@ fn qemu_mips_trial_upgrade_of_a_healthy_image_commits_itself_to_both_slots() {
     drop(console);
 }
 
-/// The build's root file system with its WAN broken (the `wan` service
-/// never becomes ready), as a firmware image signed with the build's key.
-fn unhealthy_image(images: &Path, work: &Path, key: &Path) -> PathBuf {
+/// How the unhealthy image is broken. Either way its `wan` service, part
+/// of the health condition (the `default` bundle), never becomes ready.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Broken {
+    /// `udhcpc` replaced by a `sleep`: the service runs, never ready. The
+    /// image's watchdog service checks only that it runs, so the
+    /// runlevel's trial timeout (120 s) resets the machine.
+    NeverReady,
+    /// `udhcpc` replaced by `exit 1`: the service restarts every second,
+    /// down most of the time, which the image's watchdog service checks
+    /// (`--service /run/service/wan`); the trial timeout is raised to
+    /// 900 s (`/etc/limina-init/trial-timeout`, as
+    /// BR2_PACKAGE_LIMINA_INIT_TRIAL_TIMEOUT sets it), so the reset is
+    /// the watchdog's once its head start (120 s) is over.
+    CrashLoop,
+}
+
+/// The build's root file system broken as `broken` says, as a firmware
+/// image signed with the build's key.
+fn unhealthy_image(images: &Path, work: &Path, key: &Path, broken: Broken) -> PathBuf {
     let root = work.join("root");
     let _ = std::fs::remove_dir_all(&root);
     host_tool(
@@ -399,14 +416,14 @@ fn unhealthy_image(images: &Path, work: &Path, key: &Path) -> PathBuf {
         .find(|l| l.starts_with("exec udhcpc "))
         .unwrap_or_else(|| panic!("no udhcpc line in {}:\n{script}", run.display()))
         .to_string();
-    std::fs::write(
-        &run,
-        script.replace(
-            &line,
-            "# board-tests: a WAN that never gets a lease\nexec sleep 86400",
-        ),
-    )
-    .expect("write run.user");
+    let instead = match broken {
+        Broken::NeverReady => "# board-tests: a WAN that never gets a lease\nexec sleep 86400",
+        Broken::CrashLoop => "# board-tests: a WAN client that fails at once\nexit 1",
+    };
+    std::fs::write(&run, script.replace(&line, instead)).expect("write run.user");
+    if broken == Broken::CrashLoop {
+        std::fs::write(root.join("etc/limina-init/trial-timeout"), "900\n").expect("trial-timeout");
+    }
     std::fs::write(root.join("etc/limina-unhealthy"), "board-tests\n").expect("marker");
     let fs = work.join("rootfs.squashfs");
     let info = host_tool(
@@ -460,6 +477,18 @@ fn unhealthy_image(images: &Path, work: &Path, key: &Path) -> PathBuf {
 #[test]
 #[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
 fn qemu_mips_trial_upgrade_of_an_unhealthy_image_resets_and_the_slots_keep_the_old_one() {
+    unhealthy_trial("unhealthy", Broken::NeverReady);
+}
+
+#[test]
+#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
+fn qemu_mips_trial_upgrade_whose_wan_fails_is_reset_by_the_images_watchdog_service() {
+    unhealthy_trial("watchdog", Broken::CrashLoop);
+}
+
+/// A trial of an image broken as `broken` says: it must end in the reset
+/// `broken` names, with both slots unchanged.
+fn unhealthy_trial(name: &str, broken: Broken) {
     let Some(images) = built_images("qemu-mips", &FILES) else {
         return;
     };
@@ -467,10 +496,10 @@ fn qemu_mips_trial_upgrade_of_an_unhealthy_image_resets_and_the_slots_keep_the_o
         eprintln!("skipped: no build key in ~/.config/limina/signing to sign the unhealthy image");
         return;
     };
-    let work = build_dir().join("board-tests/qemu-mips-trial-unhealthy");
+    let work = build_dir().join(format!("board-tests/qemu-mips-trial-{name}"));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).expect("work dir");
-    let unhealthy = unhealthy_image(&images, &work, &key);
+    let unhealthy = unhealthy_image(&images, &work, &key, broken);
     // The slots hold the build's image, which is also what QEMU boots.
     let current = std::fs::read(images.join("firmware.bin")).expect("firmware.bin");
     let current_sha = sha256_hex(&current);
@@ -490,18 +519,23 @@ fn qemu_mips_trial_upgrade_of_an_unhealthy_image_resets_and_the_slots_keep_the_o
     // starts again in the same QEMU.
     let trial = guest
         .console
-        .wait_for("Linux version", Duration::from_secs(600));
+        .wait_for("Linux version", Duration::from_secs(900));
     let to_reset = started.elapsed().as_secs_f64();
     assert!(
         !trial.contains("healthy and committed"),
         "the unhealthy image committed itself:\n{trial}"
     );
-    let by = if trial.contains("limina-init: trial boot: not healthy or not committed") {
-        "the runlevel's reboot -f (trial timeout)"
-    } else if trial.contains("softdog") {
-        "softdog (the image's watchdog service stopped feeding)"
-    } else {
-        panic!("a reset with neither the runlevel's line nor softdog's:\n{trial}")
+    let runlevel = trial.contains("limina-init: trial boot: not healthy or not committed");
+    let softdog = trial.contains("softdog: Initiating system reboot");
+    let by = match (broken, runlevel, softdog) {
+        (Broken::NeverReady, true, false) => "the runlevel's reboot -f (trial timeout)",
+        (Broken::CrashLoop, false, true) => {
+            "softdog (the image's watchdog service stopped feeding it)"
+        }
+        _ => panic!(
+            "{broken:?}: the reset was not the expected one (runlevel's line: {runlevel}, \
+             softdog's: {softdog}):\n{trial}"
+        ),
     };
     eprintln!("the trial kernel's last console lines:\n{}", {
         let lines: Vec<&str> = trial.lines().collect();
@@ -528,7 +562,7 @@ fn qemu_mips_trial_upgrade_of_an_unhealthy_image_resets_and_the_slots_keep_the_o
     console.run_ok("! test -e /etc/limina-unhealthy && ! grep -qw limina.trial=1 /proc/cmdline");
     drop(console);
     eprintln!(
-        "trial upgrade (unhealthy), host wall time from the command: new kernel {to_kernel:.1} s, \
+        "trial upgrade ({broken:?}), host wall time from the command: new kernel {to_kernel:.1} s, \
          runlevel {to_runlevel:.1} s, reset {to_reset:.1} s, by {by}; slots unchanged: sha256 {} \
          (firmware.bin {current_sha})",
         before_shas[0]
