@@ -12,10 +12,12 @@
 //!   --trial'`), the running system kexecs into it, its runlevel brings up
 //!   the health condition and `upgrade-commit` writes both slots; checked
 //!   in the new system, then on the host, then after a power cycle;
-//! - unhealthy: an image made here from the build's own pieces whose WAN
+//! - unhealthy: images made here from the build's own pieces whose WAN
 //!   never comes up (its `wan` service never becomes ready), signed with
-//!   the build's key: the trial ends in a reset, and both slots still
-//!   hold the image they held.
+//!   the build's key: the trial ends in a reset, by the runlevel's trial
+//!   timeout or, in the second, by the image's own watchdog service; both
+//!   slots still hold the image they held, and the old system boots from
+//!   them (cold: see `unhealthy_trial` for why).
 //!
 //! Skipped, with the reason printed, when the images have not been built
 //! (and the unhealthy test when the build's signing key is not on this
@@ -286,8 +288,8 @@ fn qemu_mips_trial_upgrade_of_a_healthy_image_commits_itself_to_both_slots() {
         "0"
     );
     guest.console.run_ok("s6-rc -d change watchdog");
-    // Kernel messages back on the console: the new kernel's are the test's
-    // signal.
+    // The old kernel's last messages (the kexec) on the console too, for
+    // the log; the new kernel has its own default level.
     guest.console.run_ok("dmesg -n 7");
 
     let log = work.join("trial.log");
@@ -487,7 +489,11 @@ fn qemu_mips_trial_upgrade_whose_wan_fails_is_reset_by_the_images_watchdog_servi
 }
 
 /// A trial of an image broken as `broken` says: it must end in the reset
-/// `broken` names, with both slots unchanged.
+/// `broken` names, with both slots unchanged. The reset is seen as the
+/// kernel's banner again in the same QEMU; the old system is then booted
+/// cold from the same flash file rather than waited for, because after a
+/// warm reset of malta under TCG this kernel needs 40 s to minutes before
+/// init (`qemu_mips_data_survives_a_reboot`).
 fn unhealthy_trial(name: &str, broken: Broken) {
     let Some(images) = built_images("qemu-mips", &FILES) else {
         return;
