@@ -394,6 +394,12 @@ enum Broken {
     /// BR2_PACKAGE_LIMINA_INIT_TRIAL_TIMEOUT sets it), so the reset is
     /// the watchdog's once its head start (120 s) is over.
     CrashLoop,
+    /// `dropbear` (in the health condition, not watched by the image's
+    /// watchdog service) starts, becomes ready, and is killed 3 s later,
+    /// again and again: s6-rc calls it up, so only upgrade-commit's settle
+    /// check (BR2_PACKAGE_LIMINA_INIT_TRIAL_SETTLE) can refuse it; the
+    /// runlevel then resets the machine.
+    DaemonDies,
 }
 
 /// The build's root file system broken as `broken` says, as a firmware
@@ -411,18 +417,29 @@ fn unhealthy_image(images: &Path, work: &Path, key: &Path, broken: Broken) -> Pa
             &images.join("rootfs.squashfs").display().to_string(),
         ],
     );
-    let run = root.join("etc/s6-rc/compiled/servicedirs/wan/run.user");
-    let script = std::fs::read_to_string(&run).expect("the wan service's run script");
-    let line = script
-        .lines()
-        .find(|l| l.starts_with("exec udhcpc "))
-        .unwrap_or_else(|| panic!("no udhcpc line in {}:\n{script}", run.display()))
-        .to_string();
-    let instead = match broken {
-        Broken::NeverReady => "# board-tests: a WAN that never gets a lease\nexec sleep 86400",
-        Broken::CrashLoop => "# board-tests: a WAN client that fails at once\nexit 1",
-    };
-    std::fs::write(&run, script.replace(&line, instead)).expect("write run.user");
+    if broken == Broken::DaemonDies {
+        let run = root.join("etc/s6-rc/compiled/servicedirs/dropbear/run.user");
+        let script = std::fs::read_to_string(&run).expect("the dropbear service's run script");
+        let line = "exec dropbear -F -E \"$@\"";
+        assert!(script.contains(line), "no {line:?} in {}:\n{script}", run.display());
+        let instead = format!(
+            "# board-tests: a daemon that dies 3 s after it starts\n(sleep 3; kill $$) &\n{line}"
+        );
+        std::fs::write(&run, script.replace(line, &instead)).expect("write run.user");
+    } else {
+        let run = root.join("etc/s6-rc/compiled/servicedirs/wan/run.user");
+        let script = std::fs::read_to_string(&run).expect("the wan service's run script");
+        let line = script
+            .lines()
+            .find(|l| l.starts_with("exec udhcpc "))
+            .unwrap_or_else(|| panic!("no udhcpc line in {}:\n{script}", run.display()))
+            .to_string();
+        let instead = match broken {
+            Broken::CrashLoop => "# board-tests: a WAN client that fails at once\nexit 1",
+            _ => "# board-tests: a WAN that never gets a lease\nexec sleep 86400",
+        };
+        std::fs::write(&run, script.replace(&line, instead)).expect("write run.user");
+    }
     if broken == Broken::CrashLoop {
         std::fs::write(root.join("etc/limina-init/trial-timeout"), "900\n").expect("trial-timeout");
     }
@@ -488,6 +505,12 @@ fn qemu_mips_trial_upgrade_whose_wan_fails_is_reset_by_the_images_watchdog_servi
     unhealthy_trial("watchdog", Broken::CrashLoop);
 }
 
+#[test]
+#[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
+fn qemu_mips_trial_upgrade_whose_daemon_dies_after_starting_is_not_committed() {
+    unhealthy_trial("daemon-dies", Broken::DaemonDies);
+}
+
 /// A trial of an image broken as `broken` says: it must end in the reset
 /// `broken` names, with both slots unchanged. The reset is seen as the
 /// kernel's banner again in the same QEMU; the old system is then booted
@@ -535,6 +558,14 @@ fn unhealthy_trial(name: &str, broken: Broken) {
     let softdog = trial.contains("softdog: Initiating system reboot");
     let by = match (broken, runlevel, softdog) {
         (Broken::NeverReady, true, false) => "the runlevel's reboot -f (trial timeout)",
+        (Broken::DaemonDies, true, false) => {
+            assert!(
+                trial.contains("upgrade-commit: not healthy: down or restarted within")
+                    && trial.contains(" dropbear("),
+                "the settle check did not name dropbear:\n{trial}"
+            );
+            "the runlevel's reboot -f (upgrade-commit's settle check)"
+        }
         (Broken::CrashLoop, false, true) => {
             "softdog (the image's watchdog service stopped feeding it)"
         }

@@ -15,9 +15,10 @@ LIMINA_INIT_GETTY_PORT = $(call qstrip,$(BR2_PACKAGE_LIMINA_INIT_GETTY_PORT))
 LIMINA_INIT_DATA_MTD = $(call qstrip,$(BR2_PACKAGE_LIMINA_INIT_DATA_MTD))
 # A trial boot's health condition: the services upgrade-commit depends on
 # (s6-rc-compile fails on a name that is no service or bundle), and how
-# long they may take (docs/upgrading-trial.md).
+# long they may take and must then stay up (docs/upgrading-trial.md).
 LIMINA_INIT_TRIAL_HEALTH = $(call qstrip,$(BR2_PACKAGE_LIMINA_INIT_TRIAL_HEALTH))
 LIMINA_INIT_TRIAL_TIMEOUT = $(call qstrip,$(BR2_PACKAGE_LIMINA_INIT_TRIAL_TIMEOUT))
+LIMINA_INIT_TRIAL_SETTLE = $(call qstrip,$(BR2_PACKAGE_LIMINA_INIT_TRIAL_SETTLE))
 
 ifeq ($(LIMINA_INIT_GETTY_PORT),)
 define LIMINA_INIT_INSTALL_GETTY
@@ -121,6 +122,7 @@ define LIMINA_INIT_INSTALL_TARGET_CMDS
 	printf '%s\n' '$(LIMINA_INIT_DATA_MTD)' > $(TARGET_DIR)/etc/limina-init/data-mtd
 	printf '%s\n' '$(or $(LIMINA_INIT_TRIAL_HEALTH),default)' > $(TARGET_DIR)/etc/limina-init/trial-health
 	printf '%s\n' '$(or $(LIMINA_INIT_TRIAL_TIMEOUT),120)' > $(TARGET_DIR)/etc/limina-init/trial-timeout
+	printf '%s\n' '$(or $(LIMINA_INIT_TRIAL_SETTLE),20)' > $(TARGET_DIR)/etc/limina-init/trial-settle
 	# The mount point of /data: the root file system is read-only.
 	mkdir -p $(TARGET_DIR)/data
 	rm -rf $(TARGET_DIR)/var/log
