@@ -248,9 +248,10 @@ impl Rig {
         let mtd = &self.mtd;
         match (self.flash, self.machine) {
             (Flash::Mtdram, _) => format!("dd if={from} of={mtd} bs=128k 2>/dev/null"),
-            // From stdin: given the phram node as its input file,
-            // mtd-utils 2.1.5's nandwrite wrote other pages than the
-            // copy's (the raw comparison below caught it).
+            // From stdin: mtd-utils' nandwrite sizes a named input with
+            // fstat, which says 0 for a device node, so given the phram
+            // node it writes nothing and exits 0 (the raw comparison
+            // below caught it).
             (Flash::Nandsim, Machine::X86_64) => {
                 format!("nandwrite -q --noecc --oob --skip-all-ffs {mtd} - < {from}")
             }
