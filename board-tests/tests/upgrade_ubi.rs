@@ -1110,9 +1110,8 @@ fn rerun(vm: &mut Vm, upgrade: &str, len: usize, sha_new: &str) {
 /// (drivers/mtd/ubi/debug.c, `ubi_dbg_power_cut`, and io.c of Debian's
 /// 6.1, which both test kernels are) counts the EC and VID header writes
 /// (`tst_emulate_power_cut` = 3: both); the first counted write arms the
-/// counter at
-/// `tst_emulate_power_cut_min` (= max = k) and passes, and the (k+1)-th
-/// is dropped: UBI goes read-only, so neither it nor anything after it
+/// counter at `tst_emulate_power_cut_min` (= max = k) and passes, and the
+/// (k+1)-th is dropped: UBI goes read-only, so neither it nor anything after it
 /// (data, later headers, erasures) reaches the flash. Each cut starts
 /// from the same flash (the `base` snapshot: both volumes holding the old
 /// image), and ends as the line cuts do: raw snapshot, sysrq-b, restore,
