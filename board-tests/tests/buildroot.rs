@@ -963,7 +963,12 @@ fn qemu_mips_router_serves_its_lan_through_the_wan() {
     assert!(addrs.contains("inet 10.0.2.15/24"), "{addrs}");
     let route = router.run_ok("ip route | grep ^default");
     assert!(route.contains("via 10.0.2.2 dev eth0"), "{route}");
-    let set = router.run_ok("nft list set inet limina wan_ifaces");
+    // firewall-sets applies the published WAN interface when it sees the
+    // output change, a moment after `wan` is up: wait up to 10 s for it.
+    let set = router.run_ok(
+        "i=0; until nft list set inet limina wan_ifaces | grep -q eth0 || [ $i -ge 100 ]; \
+         do sleep 0.1; i=$((i+1)); done; nft list set inet limina wan_ifaces",
+    );
     assert!(set.contains("\"eth0\""), "{set}");
     let lan_addr = router.run_ok("ip -4 addr show dev br-lan");
     assert!(lan_addr.contains("inet 192.168.8.1/24"), "{lan_addr}");
