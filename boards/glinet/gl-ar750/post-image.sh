@@ -4,7 +4,7 @@
 #                 (load and entry address 0x80060000)
 #   firmware.bin  what goes into one firmware slot ("firmware" at 0x60000
 #                 or "firmware-b" at 0x830000, 0x7d0000 bytes each): the
-#                 uImage, 0xff up to 0x380000 (the slot's "kernel"
+#                 uImage, 0xff up to 0x340000 (the slot's "kernel"
 #                 partition), then the squashfs (its "rootfs" partition).
 #                 Refused, with the part that is too big named, when the
 #                 uImage or the squashfs does not fit its partition
@@ -21,8 +21,8 @@ board_dir=$(cd "$2" && pwd)
 # The slot layout of qca9531_glinet_gl-ar750.dts (docs/decisions/0102);
 # board-tests' buildroot::gl_ar750 test checks the built DTB against it.
 slot_size=$((0x7d0000))
-kernel_size=$((0x380000))
-rootfs_size=$((0x450000))
+kernel_size=$((0x340000))
+rootfs_size=$((0x490000))
 load_addr=0x80060000
 
 # mkimage and genimage: the build machine's (scripts/setup --firmware
