@@ -421,7 +421,11 @@ fn unhealthy_image(images: &Path, work: &Path, key: &Path, broken: Broken) -> Pa
         let run = root.join("etc/s6-rc/compiled/servicedirs/dropbear/run.user");
         let script = std::fs::read_to_string(&run).expect("the dropbear service's run script");
         let line = "exec dropbear -F -E \"$@\"";
-        assert!(script.contains(line), "no {line:?} in {}:\n{script}", run.display());
+        assert!(
+            script.contains(line),
+            "no {line:?} in {}:\n{script}",
+            run.display()
+        );
         let instead = format!(
             "# board-tests: a daemon that dies 3 s after it starts\n(sleep 3; kill $$) &\n{line}"
         );
