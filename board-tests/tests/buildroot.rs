@@ -1171,6 +1171,37 @@ pub(crate) fn sha256_hex(data: &[u8]) -> String {
         .to_string()
 }
 
+/// A qemu-mips firmware image as the board's post-image.sh makes it: the
+/// uImage, 0xff to the flash disk's 128 KiB erase block, the squashfs.
+pub(crate) fn mips_firmware(uimage: &[u8], squashfs: &[u8]) -> Vec<u8> {
+    let mut fw = uimage.to_vec();
+    fw.resize(uimage.len().next_multiple_of(128 << 10), 0xff);
+    fw.extend_from_slice(squashfs);
+    fw
+}
+
+/// An older qemu-mips image for the slots: the build's kernel (`images`)
+/// with another, smaller root file system made in `work`.
+pub(crate) fn older_mips_firmware(images: &Path, work: &Path) -> Vec<u8> {
+    let old_root = work.join("old-root");
+    std::fs::create_dir_all(old_root.join("etc")).expect("old root");
+    std::fs::write(old_root.join("etc/issue"), "the old image\n").expect("old issue");
+    let old_fs = work.join("old.squashfs");
+    host_tool(
+        "mksquashfs",
+        &[
+            &old_root.display().to_string(),
+            &old_fs.display().to_string(),
+            "-noappend",
+            "-all-root",
+            "-quiet",
+            "-no-progress",
+        ],
+    );
+    let uimage = std::fs::read(images.join("uImage")).expect("uImage");
+    mips_firmware(&uimage, &std::fs::read(&old_fs).expect("old squashfs"))
+}
+
 /// The sha256 `limina upgrade --status` prints for a slot (`-` when the
 /// slot is not valid).
 pub(crate) fn slot_sha(status: &str, slot: &str) -> String {
@@ -1214,26 +1245,7 @@ fn qemu_mips_upgrade_over_ssh_checks_then_writes_both_slots() {
     let new_sha = sha256_hex(&firmware);
 
     // An older image: the same kernel, another root file system.
-    let old_root = work.join("old-root");
-    std::fs::create_dir_all(old_root.join("etc")).expect("old root");
-    std::fs::write(old_root.join("etc/issue"), "the old image\n").expect("old issue");
-    let old_fs = work.join("old.squashfs");
-    host_tool(
-        "mksquashfs",
-        &[
-            &old_root.display().to_string(),
-            &old_fs.display().to_string(),
-            "-noappend",
-            "-all-root",
-            "-quiet",
-            "-no-progress",
-        ],
-    );
-    let uimage = std::fs::read(images.join("uImage")).expect("uImage");
-    let mut old = uimage.clone();
-    // Padded to the board flash's 128 KiB erase block, as post-image does.
-    old.resize(uimage.len().next_multiple_of(131072), 0xff);
-    old.extend(std::fs::read(&old_fs).expect("old squashfs"));
+    let old = older_mips_firmware(&images, &work);
     std::fs::write(work.join("old.bin"), &old).expect("old.bin");
     let old_sha = sha256_hex(&old);
 

@@ -30,16 +30,15 @@ use std::time::{Duration, Instant};
 use limina_board_tests::{build_dir, workspace_root};
 
 use crate::buildroot::{
-    built_images, free_port, guest_uptime, host_tool, limina_host, login, qemu_line, sha256_hex,
-    slot_sha, ssh_banner, Console,
+    built_images, free_port, guest_uptime, host_tool, limina_host, login,
+    mips_firmware as firmware, older_mips_firmware, qemu_line, sha256_hex, slot_sha, ssh_banner,
+    Console,
 };
 
 const MIB: usize = 1 << 20;
 /// The slots in data.img (mtdparts= of the readme's QEMU line).
 const SLOTS: [(&str, usize); 2] = [("firmware", 16 * MIB), ("firmware-b", 32 * MIB)];
 const SLOT_LEN: usize = 16 * MIB;
-/// The erase block of the board's flash (block2mtd's 131072).
-const ERASE: usize = 128 << 10;
 const FILES: [&str; 6] = [
     "vmlinux",
     "rootfs.squashfs",
@@ -48,15 +47,6 @@ const FILES: [&str; 6] = [
     "firmware.bin",
     "firmware.bin.minisig",
 ];
-
-/// A firmware image as the board's post-image.sh makes it: the uImage,
-/// 0xff to the next erase block, the squashfs.
-fn firmware(uimage: &[u8], squashfs: &[u8]) -> Vec<u8> {
-    let mut fw = uimage.to_vec();
-    fw.resize(uimage.len().next_multiple_of(ERASE), 0xff);
-    fw.extend_from_slice(squashfs);
-    fw
-}
 
 /// A slot as the writer leaves it after writing `image` into an erased
 /// slot (or over a shorter image): the image, then erased flash.
@@ -235,28 +225,12 @@ fn qemu_mips_trial_upgrade_of_a_healthy_image_commits_itself_to_both_slots() {
     let work = build_dir().join("board-tests/qemu-mips-trial-healthy");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).expect("work dir");
-    let uimage = std::fs::read(images.join("uImage")).expect("uImage");
     let new = std::fs::read(images.join("firmware.bin")).expect("firmware.bin");
     let new_sha = sha256_hex(&new);
 
     // An older image in both slots: the same kernel, another (smaller)
     // root file system.
-    let old_root = work.join("old-root");
-    std::fs::create_dir_all(old_root.join("etc")).expect("old root");
-    std::fs::write(old_root.join("etc/issue"), "the old image\n").expect("old issue");
-    let old_fs = work.join("old.squashfs");
-    host_tool(
-        "mksquashfs",
-        &[
-            &old_root.display().to_string(),
-            &old_fs.display().to_string(),
-            "-noappend",
-            "-all-root",
-            "-quiet",
-            "-no-progress",
-        ],
-    );
-    let old = firmware(&uimage, &std::fs::read(&old_fs).expect("old squashfs"));
+    let old = older_mips_firmware(&images, &work);
     assert!(old.len() < new.len());
     let old_sha = sha256_hex(&old);
 
