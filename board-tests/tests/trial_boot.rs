@@ -636,6 +636,10 @@ fn trial_child(dir: &Path, public_key: &str) -> PathBuf {
         .limina(&limina, &[])
         .bytes("/etc/trial-init", init, 0o755)
         .bytes("/etc/limina/signing.pub", public_key.to_owned(), 0o644)
+        // No s6 here, so no settle check (settle 0: the script then does
+        // not ask s6-rc-db); the settle check is tested on the real image
+        // in buildroot_trial.rs.
+        .bytes("/etc/limina-init/trial-settle", "0\n".to_owned(), 0o644)
         .file(
             "/usr/libexec/limina-init/upgrade-commit",
             &commit_script,
