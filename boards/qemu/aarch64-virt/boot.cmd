@@ -24,7 +24,9 @@
 # (as on MIPS) but as a /reserved-memory node with compatible "phram" in
 # the copied tree: the kernel keeps the range out of its allocator, maps it
 # cached and phram makes it the MTD device mtd0 ("rootfs"), whose mtdblock
-# is the root.
+# is the root. mtd0 because no other MTD driver of these kernels probes at
+# boot (qemu-armv7's kernel leaves out the NOR driver that would take the
+# virt machine's firmware flash first: its linux.fragment).
 # RAM: from 0x40000000, 256 MiB or more; U-Boot relocates itself to the
 # top. The arm64 kernel decompresses to 0x40400000 (about 40 MiB), the
 # armv7 zImage to 0x40008000.
