@@ -34,14 +34,13 @@
 //! change of the outputs symlink and of the default route out of the
 //! session with the mtime of a file it touches then (a jiffy, 4 ms here).
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-use limina_board_tests::{guest_limina, Machine, Vm, VmConfig};
-use limina_services::RenderOptions;
+use limina_board_tests::Vm;
 
 use crate::common::{Check, CheckSome};
-use crate::router_vm::{first, ms, order, services, stamp_ns, statuses, timeline, DEBIAN_IP, SCAN};
+use crate::router_vm::{
+    assert_kept, first, ms, session_up, stamp_ns, PppGuest, Rendered, Router, DEBIAN_IP, OUTPUTS,
+    SCAN,
+};
 
 /// The router file: a DHCP wan and an L2TP wan over it.
 const ROUTER_TOML: &str = r#"
@@ -95,17 +94,6 @@ const BEHIND: &str = "192.0.2.99";
 
 /// The interface the rendered options name (`ifname ppp-<wan name>`).
 const PPP_IF: &str = "ppp-vpn";
-
-/// Where the rendered tree's pieces go in the guest (the defaults of
-/// `limina-host router render`, except the applets: the harness puts them
-/// in /usr/local/bin).
-fn render_options() -> RenderOptions {
-    RenderOptions {
-        applet_dir: "/usr/local/bin".into(),
-        path: "/usr/local/bin:/usr/bin:/usr/sbin:/bin:/sbin".into(),
-        ..RenderOptions::default()
-    }
-}
 
 /// The LNS (xl2tpd in the isp namespace): CHAP required; its pppd hands
 /// out 10.64.64.2.. and two DNS servers.
@@ -162,62 +150,17 @@ while :; do
 done
 "#;
 
-/// Polls `cond` in the guest until it holds ([`crate::router_vm::wait`]).
-fn wait(vm: &mut Vm, cond: &str, secs: u64, what: &str) {
-    crate::router_vm::wait(vm, cond, secs, what, diagnostics);
-}
-
-/// The guest's clock when `cond` first holds ([`crate::router_vm::stamp_when`]).
-fn stamp_when(vm: &mut Vm, cond: &str, what: &str) -> u128 {
-    crate::router_vm::stamp_when(vm, cond, what, diagnostics)
-}
-
-/// What to print when something fails: the services' and daemons' logs.
-fn diagnostics(vm: &mut Vm) -> String {
-    vm.run(
-        "for f in /var/log/*/current; do echo \"--- $f\"; tail -n 20 \"$f\"; done; \
-         echo '--- syslog'; tail -n 40 /tmp/messages; echo '--- lns'; tail -n 30 /tmp/lns.log; \
-         echo '--- svscan'; cat /tmp/svscan.log; \
-         ls -l /run/services/outputs; ip route; ip addr; ps",
-    )
-    .map(|(_, o)| o)
-    .unwrap_or_default()
-}
-
-/// `output SERVICE KEY`, which must exist.
-fn output(vm: &mut Vm, service: &str, key: &str) -> String {
-    vm.run_ok(&format!("output {service} {key}"))
-        .check(&format!("output {service} {key}"))
-        .trim()
-        .to_string()
-}
-
 /// The state that follows the session: (the default routes, the route to
 /// the LNS, both nft sets hold the session's interface).
-fn kernel_state(vm: &mut Vm) -> (String, String, bool) {
-    let routes = vm
-        .run_ok(&format!("{DEBIAN_IP} route show default"))
-        .check("route")
-        .lines()
-        .map(str::trim)
-        .collect::<Vec<_>>()
-        .join("\n");
-    let lns = vm
-        .run_ok(&format!("{DEBIAN_IP} route show {LNS}"))
-        .check("route to the LNS")
-        .trim()
-        .to_string();
-    let sets = vm
-        .run_ok(&format!(
-            "nft list set inet limina wan_ifaces | grep -c '\"{PPP_IF}\"'; \
-             nft list set ip limina-nat wan_ifaces | grep -c '\"{PPP_IF}\"'; true"
-        ))
-        .check("nft sets");
-    (
-        routes,
-        lns,
-        sets.split_whitespace().collect::<Vec<_>>() == ["1", "1"],
-    )
+fn kernel_state(r: &mut Router) -> (String, String, bool) {
+    let routes = r.default_routes();
+    let lns =
+        r.vm.run_ok(&format!("{DEBIAN_IP} route show {LNS}"))
+            .check("route to the LNS")
+            .trim()
+            .to_string();
+    let sets = r.both_sets_have(&format!("\"{PPP_IF}\""));
+    (routes, lns, sets)
 }
 
 /// The pid of the LAC's pppd (xl2tpd's child in the router's namespace).
@@ -235,163 +178,41 @@ fn lac_pppd(vm: &mut Vm) -> String {
 #[test]
 #[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
 fn rendered_router_l2tp_wan() {
-    let machine = Machine::X86_64;
-
-    // Render on the host.
-    let router = limina_services::parse(ROUTER_TOML, "router.toml").check("the test's router file");
-    let opts = render_options();
-    let tree = limina_services::render::render(&router, &opts).check("render");
-    let defs = services(&tree);
-    let order = order(&defs);
+    let rendered = Rendered::new(ROUTER_TOML);
+    let vpn = &rendered.defs["vpn"];
     assert!(
-        defs["vpn"].deps.contains(&"vpn-server-route".to_string())
-            && defs["vpn"].deps.contains(&"cable-address".to_string()),
+        vpn.deps.contains(&"vpn-server-route".to_string())
+            && vpn.deps.contains(&"cable-address".to_string()),
         "vpn's dependencies: {:?}",
-        defs["vpn"].deps
+        vpn.deps
     );
 
-    let mut cfg = VmConfig::new(machine, "router-l2tp").check("config");
-    cfg.initramfs
-        .module("veth", "")
-        // The kernel's L2TP: PPPoL2TP sockets (xl2tpd's kernel mode, both
-        // ends) and the generic netlink family.
-        .module("l2tp_core", "")
-        .module("l2tp_netlink", "")
-        .module("l2tp_ppp", "")
-        // libcrc32c (nf_tables' dependency) needs a crc32c: its softdep,
-        // which busybox's modprobe does not follow.
-        .module("crc32c_generic", "")
-        .module("nf_tables", "")
-        .module("nft_ct", "")
-        .module("nft_chain_nat", "")
-        .module("nft_masq", "")
-        .limina(
-            guest_limina(machine)
-                .check("guest limina (scripts/guest-bins x86_64-unknown-linux-gnu)"),
-            &[
-                "acquire-wan-address",
-                "ifwait",
-                "output",
-                "output-publish",
-                "output-render",
-                "output-unpublish",
-                "ppp-ip-up",
-                "ppp-ip-down",
-                "ppp-ipv6-up",
-                "ppp-ipv6-down",
-                "udhcpc-script",
-                "watch-outputs",
-            ],
-        )
-        .bytes(
-            "/etc/limina/secrets",
-            format!("# the router's secrets\nl2tp-password={PASSWORD}\n"),
-            0o600,
-        )
-        // The LNS's accounts (pppd's quoting: \" inside "...").
-        .bytes(
-            "/etc/ppp/chap-secrets",
-            format!(
-                "\"vpn-user\" * \"{}\" *\n",
-                PASSWORD.replace('\\', "\\\\").replace('"', "\\\"")
-            ),
-            0o600,
-        )
-        .bytes("/etc/xl2tpd/lns.conf", LNS_CONF, 0o644)
-        .bytes("/etc/ppp/options.lns", LNS_PPP_OPTIONS, 0o644)
-        .bytes("/root/timeline", TIMELINE, 0o755)
-        // dnsmasq drops privileges to nobody:dip.
-        .bytes(
-            "/etc/passwd",
-            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
-            0o644,
-        )
-        .bytes(
-            "/etc/group",
-            "root:x:0:\ndip:x:30:\nnogroup:x:65534:\n",
-            0o644,
-        )
-        .bytes("/etc/hosts", "127.0.0.1 localhost\n", 0o644)
-        // nft resolves `ipv6-icmp` through it (Buildroot's skeleton has one).
-        .file("/etc/protocols", "/etc/protocols", 0o644)
-        .dir("/var/run")
-        .dir("/var/log");
-    // The rendered tree: etc/ where --etc-dir says, the s6-rc source beside
-    // it, and the scan directory s6-rc would make from it (each longrun with
-    // a `down` file and its logger as SERVICE/log).
-    for (path, file) in &tree {
-        let rel = path.to_str().check_some("a UTF-8 path");
-        let mode = if file.executable { 0o755 } else { 0o644 };
-        let guest = match rel.strip_prefix("etc/") {
-            Some(r) => format!("{}/{r}", opts.etc_dir),
-            None => format!("/etc/limina/tree/{rel}"),
-        };
-        cfg.initramfs.bytes(&guest, file.contents.clone(), mode);
-    }
-    for (name, def) in defs.iter().filter(|(_, d)| !d.oneshot) {
-        for (src, dst) in std::iter::once((name.clone(), name.clone()))
-            .chain(def.logger.clone().map(|l| (l, format!("{name}/log"))))
-        {
-            for f in ["run", "finish", "notification-fd"] {
-                if let Some(file) = tree.get(&PathBuf::from(format!("s6-rc/{src}/{f}"))) {
-                    let mode = if file.executable { 0o755 } else { 0o644 };
-                    cfg.initramfs.bytes(
-                        &format!("/etc/limina/scan/{dst}/{f}"),
-                        file.contents.clone(),
-                        mode,
-                    );
-                }
-            }
-        }
-        cfg.initramfs
-            .bytes(&format!("/etc/limina/scan/{name}/down"), "", 0o644);
-    }
     let plugin = "/usr/lib/pppd/2.4.9/pppol2tp.so";
-    let mut programs = vec![
-        (DEBIAN_IP, "/usr/sbin/ip"),
-        ("/usr/sbin/pppd", "/usr/sbin/pppd"),
-        (plugin, plugin),
-        ("/usr/sbin/xl2tpd", "/usr/sbin/xl2tpd"),
-        ("/usr/sbin/dnsmasq", "/usr/sbin/dnsmasq"),
-        ("/usr/sbin/nft", "/usr/sbin/nft"),
-        // Debian's /usr/bin/execlineb is a wrapper script around this.
-        ("/usr/bin/execlineb", "/usr/lib/execline/bin/execlineb"),
-    ];
-    let s6: Vec<String> = [
-        "s6-svscan",
-        "s6-supervise",
-        "s6-svc",
-        "s6-svwait",
-        "s6-svstat",
-        "s6-svok",
-        "s6-svscanctl",
-        "s6-log",
-        // s6-svwait's helper (libs6's ftrigr).
-        "s6-ftrigrd",
-    ]
-    .iter()
-    .map(|p| format!("/usr/bin/{p}"))
-    .collect();
-    programs.extend(s6.iter().map(|p| (p.as_str(), p.as_str())));
-    for (guest, host) in programs {
-        assert!(
-            Path::new(host).is_file(),
-            "{host} missing on the host: apt-get install iproute2 ppp xl2tpd dnsmasq-base nftables s6 execline"
-        );
-        cfg.initramfs
-            .host_program(guest, host)
-            .check("host program");
-    }
-    let mut vm = Vm::boot(cfg).check("boot");
+    let mut r = Router::boot(
+        &PppGuest {
+            name: "router-l2tp",
+            // The kernel's L2TP: PPPoL2TP sockets (xl2tpd's kernel mode, both
+            // ends) and the generic netlink family.
+            modules: &["l2tp_core", "l2tp_netlink", "l2tp_ppp"],
+            applets: &["udhcpc-script"],
+            secret: "l2tp-password",
+            username: "vpn-user",
+            password: PASSWORD,
+            files: &[
+                ("/etc/xl2tpd/lns.conf", LNS_CONF),
+                ("/etc/ppp/options.lns", LNS_PPP_OPTIONS),
+            ],
+            timeline: TIMELINE,
+            programs: &[(plugin, plugin), ("/usr/sbin/xl2tpd", "/usr/sbin/xl2tpd")],
+            package: "xl2tpd",
+            logs: &[("lns", "/tmp/lns.log")],
+        },
+        rendered,
+    );
 
-    // pppd (both ends) logs to syslog.
-    vm.run_ok("syslogd -O /tmp/messages").check("syslogd");
-    // A fifo nobody writes: `read -t` on it is a sleep without a fork.
-    vm.run_ok("mkfifo /tmp/never && exec 9<>/tmp/never")
-        .check("fifo");
     // The isp: wan0's peer isp0 (203.0.113.1, the DHCP server and router),
     // the LNS's and the tunnel-only address on its loopback.
-    vm.run_ok(&format!(
+    r.vm.run_ok(&format!(
         "{DEBIAN_IP} netns add isp && {DEBIAN_IP} -n isp link set lo up && \
          {DEBIAN_IP} -n isp addr add {LNS}/32 dev lo && {DEBIAN_IP} -n isp addr add {BEHIND}/32 dev lo && \
          {DEBIAN_IP} link add wan0 type veth peer name isp0 && \
@@ -400,110 +221,31 @@ fn rendered_router_l2tp_wan() {
          {DEBIAN_IP} link add lanp0 type veth peer name lanc0 && {DEBIAN_IP} link set lanc0 up"
     ))
     .check("namespaces and cables");
-    vm.run_ok(&format!(
+    r.vm.run_ok(&format!(
         "setsid {DEBIAN_IP} netns exec isp /usr/sbin/dnsmasq -k --port=0 --interface=isp0 \
          --dhcp-range=203.0.113.100,203.0.113.150,1h --dhcp-option=3,203.0.113.1 \
          --dhcp-option=6,203.0.113.1 --dhcp-leasefile=/tmp/isp.leases </dev/null >/tmp/isp-dnsmasq.log 2>&1 &"
     ))
     .check("the isp's DHCP server");
-    vm.run_ok(&start_lns()).check("the LNS");
-    vm.run_ok("setsid /root/timeline </dev/null >/tmp/timeline.log 2>&1 &")
-        .check("timeline");
-
-    // The services, as s6-rc would bring up the `router` bundle.
-    let longruns: Vec<&String> = defs
-        .iter()
-        .filter(|(_, d)| !d.oneshot)
-        .map(|(n, _)| n)
-        .collect();
-    vm.run_ok(&format!(
-        "cp -a /etc/limina/scan {SCAN} && setsid s6-svscan {SCAN} </dev/null >/tmp/svscan.log 2>&1 &"
-    ))
-    .check("s6-svscan");
-    let all_ok = longruns
-        .iter()
-        .map(|n| format!("s6-svok {SCAN}/{n}"))
-        .collect::<Vec<_>>()
-        .join(" && ");
-    wait(
-        &mut vm,
-        &format!("{{ {all_ok}; }}"),
-        20,
-        "s6-svscan supervises every longrun",
-    );
-    eprintln!("router-l2tp: services up in dependency order:");
-    for name in &order {
-        let def = &defs[name];
-        let t0 = Instant::now();
-        let (cmd, secs) = if def.oneshot {
-            (format!("execlineb -P /etc/limina/tree/s6-rc/{name}/up"), 60)
-        } else {
-            let w = if def.readiness { "-U" } else { "-u" };
-            (
-                format!("s6-svc -u {SCAN}/{name} && s6-svwait {w} -t 150000 {SCAN}/{name}"),
-                180,
-            )
-        };
-        let (status, out) = vm
-            .run_timeout(&format!("{cmd} 2>&1"), Duration::from_secs(secs))
-            .check(name);
-        if status != 0 {
-            panic!(
-                "{name}: `{cmd}` exited {status}: {out}\n{}",
-                diagnostics(&mut vm)
-            );
-        }
-        eprintln!(
-            "router-l2tp:   {name:<20} {:>6} ms",
-            t0.elapsed().as_millis()
-        );
-    }
+    r.vm.run_ok(&start_lns()).check("the LNS");
+    r.start_services();
 
     // The lease, then the session: outputs, cross-checked with the kernel.
-    assert_eq!(output(&mut vm, "cable", "router"), "203.0.113.1");
-    let lease = output(&mut vm, "cable", "ip");
+    assert_eq!(r.output("cable", "router"), "203.0.113.1");
+    let lease = r.output("cable", "ip");
     assert!(lease.starts_with("203.0.113."), "cable/ip {lease}");
-    assert_eq!(output(&mut vm, "vpn", "ifname"), PPP_IF);
-    let ip = output(&mut vm, "vpn", "ip");
-    assert!(
-        (2..=9).any(|i| ip == format!("10.64.64.{i}")),
-        "vpn/ip {ip} outside the LNS's range"
-    );
-    assert_eq!(output(&mut vm, "vpn", "peer"), "10.64.64.1");
-    assert_eq!(output(&mut vm, "vpn", "dns"), "10.64.64.1 192.0.2.53");
-    let addr = vm
-        .run_ok(&format!("ip -4 addr show dev {PPP_IF}"))
-        .check("ip addr");
-    assert!(
-        addr.contains(&format!("inet {ip} peer 10.64.64.1/32")),
-        "{addr}"
-    );
+    r.session("vpn", PPP_IF, 2..=9, "10.64.64.1 192.0.2.53");
     // Kernel mode: xl2tpd gave pppd a PPPoL2TP socket (plugin pppol2tp.so).
-    let pppd = lac_pppd(&mut vm);
+    let pppd = lac_pppd(&mut r.vm);
     assert_eq!(pppd.lines().count(), 1, "the LAC's pppd: {pppd:?}");
-    let cmdline = vm
-        .run_ok(&format!("tr '\\0' ' ' </proc/{pppd}/cmdline"))
-        .check("pppd's command line");
+    let cmdline =
+        r.vm.run_ok(&format!("tr '\\0' ' ' </proc/{pppd}/cmdline"))
+            .check("pppd's command line");
     assert!(
         cmdline.contains("plugin pppol2tp.so pppol2tp "),
         "the LAC's pppd is not in kernel mode: {cmdline}"
     );
-    wait(
-        &mut vm,
-        &format!("{DEBIAN_IP} route show default | grep -q 'dev {PPP_IF}'"),
-        30,
-        "the default route out of the session",
-    );
-    wait(
-        &mut vm,
-        &format!(
-            "nft list set inet limina wan_ifaces | grep -q '\"{PPP_IF}\"' && \
-             nft list set ip limina-nat wan_ifaces | grep -q '\"{PPP_IF}\"'"
-        ),
-        30,
-        "ppp-vpn in both wan_ifaces sets",
-    );
-    let (routes, lns_route, sets) = kernel_state(&mut vm);
+    let (routes, lns_route, sets) = kernel_state(&mut r);
     assert_eq!(
         routes,
         format!(
@@ -520,72 +262,47 @@ fn rendered_router_l2tp_wan() {
     assert!(sets, "both sets hold ppp-vpn");
     // Traffic: the default route leads into the tunnel, and the tunnel
     // itself still goes out of wan0.
-    let get = vm
-        .run_ok(&format!("{DEBIAN_IP} route get {BEHIND}"))
-        .check("route get");
+    let get =
+        r.vm.run_ok(&format!("{DEBIAN_IP} route get {BEHIND}"))
+            .check("route get");
     assert!(get.contains(&format!("dev {PPP_IF}")), "{get}");
-    vm.run_ok(&format!("ping -c 1 -W 5 {BEHIND}"))
+    r.vm.run_ok(&format!("ping -c 1 -W 5 {BEHIND}"))
         .check("a ping through the tunnel");
-    let published = stamp_ns(
-        &vm.run_ok("stat -c '%Y %y' /run/services/outputs/vpn")
-            .check("stat"),
-    );
-    let events = timeline(&mut vm);
+    let published = r.published("vpn");
+    let events = r.timeline();
     let route_at = first(&events, "route", true, 0).check_some("route event");
     eprintln!(
         "router-l2tp: first session: vpn outputs published -> default route out of {PPP_IF} {} ms \
          (s6-svwait -U vpn, then vpn-address started)",
         ms(published, route_at)
     );
-    let before = statuses(&mut vm, &defs);
-    for (name, st) in &before {
-        let ready = name.ends_with("/log") || defs.get(name).is_some_and(|d| d.readiness);
-        let want = if ready { "true true " } else { "true " };
-        assert!(st.starts_with(want), "{name} not up (and ready): {st}");
-    }
+    let before = r.all_up();
 
     // The LNS hangs up: its xl2tpd stops (StopCCN to the LAC, which ends
     // its pppd) and stays away until the withdrawn state is checked.
     let killed = stamp_ns(
-        &vm.run_ok(
-            ": >/tmp/hangup.stamp; kill $(cat /run/lns.pid); \
-             until ! [ -L /run/services/outputs/vpn ]; do read -t 0.002 -u 9 x; done; \
-             stat -c '%Y %y' /tmp/hangup.stamp",
-        )
-        .check("hang up"),
+        &r.vm
+            .run_ok(&format!(
+                ": >/tmp/hangup.stamp; kill $(cat /run/lns.pid); \
+                 until ! [ -L {OUTPUTS}/vpn ]; do read -t 0.002 -u 9 x; done; \
+                 stat -c '%Y %y' /tmp/hangup.stamp"
+            ))
+            .check("hang up"),
     );
-    let sets_gone = stamp_when(
-        &mut vm,
-        &format!(
-            "! nft list set inet limina wan_ifaces | grep -q '\"{PPP_IF}\"' && \
-             ! nft list set ip limina-nat wan_ifaces | grep -q '\"{PPP_IF}\"'"
-        ),
-        "ppp-vpn gone from both wan_ifaces sets",
-    );
-    wait(
-        &mut vm,
+    let gone = r.withdrawn(
+        "vpn",
+        PPP_IF,
+        killed,
         &format!("! {DEBIAN_IP} route show default | grep -q {PPP_IF}"),
-        10,
-        "the default route out of the session gone",
     );
-    let events = timeline(&mut vm);
-    let gone = first(&events, "outputs", false, killed).check_some("outputs withdrawn event");
-    let route_gone = first(&events, "route", false, killed).check_some("route gone event");
     eprintln!(
         "router-l2tp: hang-up (the LNS's xl2tpd stopped) -> vpn outputs withdrawn {} ms, \
          default route out of the session gone {} ms, set elements gone {} ms (polled through nft)",
-        ms(killed, gone),
-        ms(killed, route_gone),
-        ms(killed, sets_gone)
+        ms(killed, gone.outputs),
+        ms(killed, gone.route),
+        ms(killed, gone.sets)
     );
-    assert!(
-        vm.run_ok("ls /run/services/outputs")
-            .check("ls")
-            .split_whitespace()
-            .all(|n| n != "vpn" && n != "acquired-vpn"),
-        "vpn or acquired-vpn still published"
-    );
-    let (routes, lns_route, sets) = kernel_state(&mut vm);
+    let (routes, lns_route, sets) = kernel_state(&mut r);
     assert_eq!(
         (routes.as_str(), lns_route.as_str(), sets),
         (
@@ -595,32 +312,25 @@ fn rendered_router_l2tp_wan() {
         ),
         "after the hang-up: cable's default route and the host route stay"
     );
-    assert_eq!(output(&mut vm, "cable", "ip"), lease);
+    assert_eq!(r.output("cable", "ip"), lease);
 
     // The LNS returns; xl2tpd (redial = yes, every 5 s) dials again by
     // itself.
     let lns_back = stamp_ns(
-        &vm.run_ok(&format!(
-            ": >/tmp/back.stamp; {} stat -c '%Y %y' /tmp/back.stamp",
-            start_lns()
-        ))
-        .check("LNS back"),
+        &r.vm
+            .run_ok(&format!(
+                ": >/tmp/back.stamp; {} stat -c '%Y %y' /tmp/back.stamp",
+                start_lns()
+            ))
+            .check("LNS back"),
     );
-    wait(
-        &mut vm,
-        &format!(
-            "[ -L /run/services/outputs/vpn ] && {DEBIAN_IP} route show default | grep -q {PPP_IF} && \
-             nft list set inet limina wan_ifaces | grep -q '\"{PPP_IF}\"' && \
-             nft list set ip limina-nat wan_ifaces | grep -q '\"{PPP_IF}\"'"
-        ),
+    r.wait(
+        &session_up("vpn", PPP_IF),
         120,
         "the session redialled: outputs, route and sets back",
     );
-    let republished = stamp_ns(
-        &vm.run_ok("stat -c '%Y %y' /run/services/outputs/vpn")
-            .check("stat"),
-    );
-    let events = timeline(&mut vm);
+    let republished = r.published("vpn");
+    let events = r.timeline();
     let route_back = first(&events, "route", true, lns_back).check_some("route back event");
     eprintln!(
         "router-l2tp: redial: LNS restarted -> vpn outputs published {} ms (xl2tpd's redial timeout 5 s); \
@@ -628,9 +338,9 @@ fn rendered_router_l2tp_wan() {
         ms(lns_back, republished),
         ms(republished, route_back)
     );
-    assert_eq!(output(&mut vm, "vpn", "ifname"), PPP_IF);
-    assert_eq!(output(&mut vm, "vpn", "peer"), "10.64.64.1");
-    let (routes, lns_route, sets) = kernel_state(&mut vm);
+    assert_eq!(r.output("vpn", "ifname"), PPP_IF);
+    assert_eq!(r.output("vpn", "peer"), "10.64.64.1");
+    let (routes, lns_route, sets) = kernel_state(&mut r);
     assert!(
         routes.starts_with(&format!(
             "default dev {PPP_IF} proto 76 scope link metric 5"
@@ -639,87 +349,41 @@ fn rendered_router_l2tp_wan() {
     );
     assert_eq!(lns_route, format!("{LNS} via 203.0.113.1 dev wan0"));
     assert!(sets, "both sets hold ppp-vpn after the redial");
-    vm.run_ok(&format!("ping -c 1 -W 5 {BEHIND}"))
+    r.vm.run_ok(&format!("ping -c 1 -W 5 {BEHIND}"))
         .check("a ping through the redialled tunnel");
 
     // No service was restarted, not even xl2tpd (it redialled itself).
-    let after = statuses(&mut vm, &defs);
-    let changed: Vec<String> = before
-        .iter()
-        .filter(|(n, st)| after.get(*n) != Some(st))
-        .map(|(n, st)| format!("{n}: {st} -> {:?}", after.get(n)))
-        .collect();
-    assert!(
-        changed.is_empty(),
-        "services restarted by the hang-up: {changed:?}"
-    );
+    let after = r.statuses();
+    assert_kept(&before, &after, None, "services restarted by the hang-up");
     eprintln!(
         "router-l2tp: {} longruns and loggers kept their pids through hang-up and redial",
         after.len()
     );
 
-    // The vpn service restarted (s6-svc -r, as an operator or a crash
-    // would): xl2tpd ends the call on SIGTERM and its pppd goes with it
-    // (ip-down withdraws, the finish script too); the new xl2tpd dials at
-    // once and is ready through its watch-outputs; only vpn's pid changes,
-    // and no pppd of the old session is left.
-    let old_pid = vm
-        .run_ok(&format!("s6-svstat -o pid {SCAN}/vpn"))
-        .check("vpn pid");
-    let old_pppd = lac_pppd(&mut vm);
-    let restarted = stamp_ns(
-        &vm.run_ok(&format!(
-            ": >/tmp/restart.stamp; s6-svc -r {SCAN}/vpn; stat -c '%Y %y' /tmp/restart.stamp"
-        ))
-        .check("restart vpn"),
-    );
-    wait(
-        &mut vm,
-        &format!(
-            "s6-svstat -o up,ready,pid {SCAN}/vpn | grep -q '^true true ' && \
-             ! s6-svstat -o pid {SCAN}/vpn | grep -qx '{}' && \
-             [ -L /run/services/outputs/vpn ] && {DEBIAN_IP} route show default | grep -q {PPP_IF} && \
-             nft list set inet limina wan_ifaces | grep -q '\"{PPP_IF}\"'",
-            old_pid.trim()
-        ),
-        120,
-        "vpn restarted, ready, with a session, its route and set element",
-    );
-    let republished = stamp_ns(
-        &vm.run_ok("stat -c '%Y %y' /run/services/outputs/vpn")
-            .check("stat"),
-    );
-    let events = timeline(&mut vm);
-    let gone =
-        first(&events, "outputs", false, restarted).check_some("outputs withdrawn by the restart");
-    let route_back = first(&events, "route", true, gone).check_some("route after the restart");
-    eprintln!(
-        "router-l2tp: vpn restarted (s6-svc -r) -> outputs withdrawn {} ms, session outputs published {} ms, \
-         default route {} ms",
-        ms(restarted, gone),
-        ms(restarted, republished),
-        ms(restarted, route_back)
-    );
+    // The vpn service restarted: xl2tpd ends the call on SIGTERM and its
+    // pppd goes with it (ip-down withdraws, the finish script too); the
+    // new xl2tpd dials at once and is ready through its watch-outputs;
+    // only vpn's pid changes, and no pppd of the old session is left.
+    let old_pppd = lac_pppd(&mut r.vm);
+    r.restart("vpn", PPP_IF);
     assert!(
-        !vm.run_ok(&format!("[ -d /proc/{old_pppd} ] && echo alive; true"))
+        !r.vm
+            .run_ok(&format!("[ -d /proc/{old_pppd} ] && echo alive; true"))
             .check("old pppd")
             .contains("alive"),
         "the old session's pppd {old_pppd} outlived its xl2tpd"
     );
     // The outputs stay (no late ip-down of the old session withdraws them).
-    vm.run_ok("read -t 2 -u 9 x; [ -L /run/services/outputs/vpn ]")
+    r.vm.run_ok(&format!("read -t 2 -u 9 x; [ -L {OUTPUTS}/vpn ]"))
         .check("the new session's outputs 2 s later");
-    vm.run_ok(&format!("ping -c 1 -W 5 {BEHIND}"))
+    r.vm.run_ok(&format!("ping -c 1 -W 5 {BEHIND}"))
         .check("a ping through the new session");
-    let after_restart = statuses(&mut vm, &defs);
-    let changed: Vec<String> = after
-        .iter()
-        .filter(|(n, st)| n.as_str() != "vpn" && after_restart.get(*n) != Some(st))
-        .map(|(n, st)| format!("{n}: {st} -> {:?}", after_restart.get(n)))
-        .collect();
-    assert!(
-        changed.is_empty(),
-        "restarting vpn restarted or changed: {changed:?}"
+    let after_restart = r.statuses();
+    assert_kept(
+        &after,
+        &after_restart,
+        Some("vpn"),
+        "restarting vpn restarted or changed",
     );
-    vm.poweroff().check("poweroff");
+    r.vm.poweroff().check("poweroff");
 }
