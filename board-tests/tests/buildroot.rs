@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use limina_board_tests::{timeout_scale, workspace_root};
 
+use crate::common::host_tool;
+
 /// The QEMU line tagged `# <defconfig>` in a board's readme.txt, with
 /// `output/images/` pointing at `images`, split into arguments (double
 /// quotes group, as the shell would).
@@ -434,21 +436,6 @@ fn qemu_aarch64_image_boots_to_s6_rc_and_runs_applets() {
 #[cfg_attr(not(feature = "vm"), ignore = "boots QEMU: run with --features vm")]
 fn qemu_armv7_image_boots_to_s6_rc_and_runs_applets() {
     virt_board("qemu-armv7", "armv7-virt", "zImage");
-}
-
-/// Run a host tool; its stdout, asserting success.
-pub(crate) fn host_tool(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e} (scripts/setup installs it)"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 /// One partition of the GL-AR750's SPI NOR, as the device tree in the

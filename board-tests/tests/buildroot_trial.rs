@@ -30,10 +30,10 @@ use std::time::{Duration, Instant};
 use limina_board_tests::{build_dir, workspace_root};
 
 use crate::buildroot::{
-    built_images, free_port, guest_uptime, host_tool, limina_host, login,
-    mips_firmware as firmware, older_mips_firmware, qemu_line, sha256_hex, slot_sha, ssh_banner,
-    Console,
+    built_images, free_port, guest_uptime, limina_host, login, mips_firmware as firmware,
+    older_mips_firmware, qemu_line, sha256_hex, slot_sha, ssh_banner, Console,
 };
+use crate::common::host_tool;
 
 const MIB: usize = 1 << 20;
 /// The slots in data.img (mtdparts= of the readme's QEMU line).

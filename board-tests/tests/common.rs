@@ -1,8 +1,30 @@
 //! Helpers shared by the VM tests.
 
 use std::fmt::Display;
+use std::process::Command;
 
 use limina_board_tests::Vm;
+
+/// Runs a host tool that must succeed (`scripts/setup` installs them):
+/// its standard output, or the test fails with the command, its status
+/// and its standard error.
+pub fn host_run(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e} (scripts/setup installs it)"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// [`host_run`] of `program` with `args`; its standard output as text.
+pub fn host_tool(program: &str, args: &[&str]) -> String {
+    String::from_utf8_lossy(&host_run(Command::new(program).args(args))).into_owned()
+}
 
 /// Like `expect`, but prints the error with `Display`: the harness's errors
 /// carry the cause and the console log path there.

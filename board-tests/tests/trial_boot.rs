@@ -14,7 +14,9 @@ use limina_board_tests::{
     build_dir, guest_bins_dir, guest_limina, Initramfs, Machine, MachineAssets, Vm, VmConfig,
 };
 
-use crate::common::{assert_refused_nothing_loaded, busybox_maxrss_divisor, Check, CheckSome};
+use crate::common::{
+    assert_refused_nothing_loaded, busybox_maxrss_divisor, host_run, Check, CheckSome,
+};
 
 /// Builds a squashfs (xz, as the firmware's) from `files` (path, content).
 fn squashfs(dir: &Path, name: &str, files: &[(&str, &[u8])]) -> PathBuf {
@@ -27,20 +29,14 @@ fn squashfs(dir: &Path, name: &str, files: &[(&str, &[u8])]) -> PathBuf {
     }
     let out = dir.join(format!("{name}.sqfs"));
     let _ = std::fs::remove_file(&out);
-    let st = Command::new("mksquashfs")
-        .arg(&root)
-        .arg(&out)
-        .args([
-            "-comp",
-            "xz",
-            "-noappend",
-            "-all-root",
-            "-quiet",
-            "-no-progress",
-        ])
-        .status()
-        .check("mksquashfs (scripts/setup installs squashfs-tools)");
-    assert!(st.success(), "mksquashfs failed: {st}");
+    host_run(Command::new("mksquashfs").arg(&root).arg(&out).args([
+        "-comp",
+        "xz",
+        "-noappend",
+        "-all-root",
+        "-quiet",
+        "-no-progress",
+    ]));
     out
 }
 
@@ -207,19 +203,6 @@ fn trial_boot_example_boots_with_the_library_alone() {
     vm.poweroff().check("poweroff");
 }
 
-/// Runs a host tool, failing the test with its stderr if it fails.
-fn tool(cmd: &mut Command) -> Vec<u8> {
-    let out = cmd
-        .output()
-        .check(&format!("{cmd:?} (scripts/setup installs it)"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
 /// An OpenWrt-style firmware image from the bench kernel, made as
 /// `boards/glinet/gl-ar750/post-image.sh` makes the GL-AR750's
 /// `firmware.bin`: `vmlinux.bin` with a DTB appended, `xz --format=lzma`
@@ -233,7 +216,7 @@ fn firmware_image(dir: &Path, vmlinux: &Path, rootfs: &Path) -> PathBuf {
     let load = 0x8000_0000 | parts[0].address;
     let entry = 0x8000_0000 | entry;
     let bin = dir.join("vmlinux-dtb.bin");
-    tool(
+    host_run(
         Command::new("mips-linux-gnu-objcopy")
             .args([
                 "-O", "binary", "-R", ".reginfo", "-R", ".notes", "-R", ".note",
@@ -256,7 +239,7 @@ fn firmware_image(dir: &Path, vmlinux: &Path, rootfs: &Path) -> PathBuf {
         "/dts-v1/;\n/ { model = \"appended\"; chosen { bootargs = \"appended-dtb-was-used\"; }; };\n",
     )
     .check("dts");
-    let dtb = tool(
+    let dtb = host_run(
         Command::new("dtc")
             .args(["-q", "-I", "dts", "-O", "dtb"])
             .arg(&dts),
@@ -265,7 +248,7 @@ fn firmware_image(dir: &Path, vmlinux: &Path, rootfs: &Path) -> PathBuf {
     payload.extend_from_slice(&dtb);
     std::fs::write(&bin, &payload).check("vmlinux-dtb.bin");
     let lzma = dir.join("vmlinux-dtb.bin.lzma");
-    let compressed = tool(
+    let compressed = host_run(
         Command::new("xz")
             .args([
                 "--format=lzma",
@@ -276,7 +259,7 @@ fn firmware_image(dir: &Path, vmlinux: &Path, rootfs: &Path) -> PathBuf {
     );
     std::fs::write(&lzma, compressed).check("lzma");
     let uimage = dir.join("uImage");
-    tool(
+    host_run(
         Command::new("mkimage")
             .args(["-A", "mips", "-O", "linux", "-T", "kernel", "-C", "lzma"])
             .args(["-a", &format!("{load:#x}"), "-e", &format!("{entry:#x}")])
@@ -590,7 +573,7 @@ fn small_firmware(dir: &Path, name: &str, kernel_len: usize) -> PathBuf {
         .map(|i| (i as u32).wrapping_mul(2_654_435_761).rotate_left(7) as u8)
         .collect();
     std::fs::write(work.join("kernel"), kernel).check("kernel");
-    tool(
+    host_run(
         Command::new("mkimage")
             .args(["-A", "mips", "-O", "linux", "-T", "kernel", "-C", "none"])
             .args(["-a", "0x80060000", "-e", "0x80060000", "-n", name, "-d"])

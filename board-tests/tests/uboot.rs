@@ -38,7 +38,7 @@ use limina_board_tests::{
     build_dir, timeout_scale, workspace_root, Initramfs, Machine, MachineAssets,
 };
 
-use crate::common::{Check, CheckSome};
+use crate::common::{host_tool, Check, CheckSome};
 
 /// What the guest's /init prints when its shell is ready.
 const READY: &str = "LIMINA-READY";
@@ -79,21 +79,6 @@ exec \"$@\"\n";
 
 fn scaled(secs: u64) -> Duration {
     Duration::from_secs(secs).mul_f64(timeout_scale())
-}
-
-/// Runs a host tool that must succeed.
-fn tool(program: &str, args: &[&str]) {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .check(&format!("{program}: run scripts/setup"));
-    assert!(
-        out.status.success(),
-        "{program} {}: {}\n{}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Runs a host tool that must succeed; returns its stdout.
@@ -204,7 +189,7 @@ fi
 ";
 
 fn mkimage_script_file(cmd: &Path, arch: &str, tftp: &Path) {
-    tool(
+    host_tool(
         "mkimage",
         &[
             "-A",
@@ -521,7 +506,7 @@ fn uboot_tftpboot_mips_malta_be_squashfs_on_phram() {
     let elf = std::fs::read(&assets.kernel).check("vmlinux");
     let (load, entry) = elf32_be_load_entry(&elf);
     let bin = work.join("vmlinux.bin");
-    tool(
+    host_tool(
         "mips-linux-gnu-objcopy",
         &[
             "-O",
@@ -532,7 +517,7 @@ fn uboot_tftpboot_mips_malta_be_squashfs_on_phram() {
     );
     let lz = work.join("vmlinux.bin.lzma");
     lzma(&bin, &lz);
-    tool(
+    host_tool(
         "mkimage",
         &[
             "-A",
@@ -565,7 +550,7 @@ fn uboot_tftpboot_mips_malta_be_squashfs_on_phram() {
     std::fs::set_permissions(root.join("init"), std::fs::Permissions::from_mode(0o755))
         .check("chmod /init");
     let squashfs = tftp.join("rootfs.squashfs");
-    tool(
+    host_tool(
         "mksquashfs",
         &[
             &root.display().to_string(),
@@ -666,7 +651,7 @@ fn uboot_tftpboot_aarch64_virt_initramfs() {
     // (2 MiB aligned, text_offset 0).
     let lz = work.join("Image.lzma");
     lzma(&assets.kernel, &lz);
-    tool(
+    host_tool(
         "mkimage",
         &[
             "-A",
@@ -693,7 +678,7 @@ fn uboot_tftpboot_aarch64_virt_initramfs() {
     Initramfs::new(Machine::Aarch64)
         .write(&assets, &cpio)
         .check("initramfs");
-    tool(
+    host_tool(
         "mkimage",
         &[
             "-A",
@@ -736,7 +721,7 @@ fn uboot_tftpboot_aarch64_virt_initramfs() {
     dump[1] = format!("virt,dumpdtb={}", dtb.display());
     dump.extend(["-display", "none", "-nic", "none"].map(String::from));
     let dump: Vec<&str> = dump.iter().map(String::as_str).collect();
-    tool("qemu-system-aarch64", &dump);
+    host_tool("qemu-system-aarch64", &dump);
 
     let mut args: Vec<String> = machine_args.map(String::from).to_vec();
     args.extend(

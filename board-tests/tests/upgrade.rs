@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use limina_board_tests::{guest_limina, Machine, PersistentFlash, Vm, VmConfig};
 
-use crate::common::{bytes, Check, CheckSome};
+use crate::common::{bytes, host_run, Check, CheckSome};
 
 /// NOR's erase block.
 const ES: u32 = 64 * 1024;
@@ -137,16 +137,6 @@ fn persistent_flash_survives_a_power_cut_big_endian_mips() {
     persistent_flash_survives_a_power_cut(Machine::Mips);
 }
 
-fn run_host(cmd: &mut std::process::Command) {
-    let out = cmd.output().check("host tool");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// The kernel's erase blocks and the root file system's in each image.
 const KERNEL_BLOCKS: usize = 4;
 
@@ -170,7 +160,7 @@ fn firmware(
     std::fs::create_dir_all(work.join("root")).check("image dir");
     std::fs::write(work.join("kernel"), kernel).check("kernel");
     std::fs::write(work.join("root/data"), rootfs).check("rootfs data");
-    run_host(
+    host_run(
         Command::new("mkimage")
             .env("SOURCE_DATE_EPOCH", "1700000000")
             .args(["-A", "mips", "-O", "linux", "-T", "kernel", "-C", "none"])
@@ -178,7 +168,7 @@ fn firmware(
             .arg(work.join("kernel"))
             .arg(work.join("uImage")),
     );
-    run_host(
+    host_run(
         Command::new("mksquashfs")
             .arg(work.join("root"))
             .arg(work.join("root.squashfs"))

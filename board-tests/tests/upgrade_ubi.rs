@@ -50,7 +50,7 @@ use std::time::Duration;
 
 use limina_board_tests::{guest_limina, Machine, PersistentFlash, Vm, VmConfig};
 
-use crate::common::{bytes, Check, CheckSome};
+use crate::common::{bytes, host_run, Check, CheckSome};
 
 /// The erase block of both flashes (mtdram: the MIPS kernel's built-in
 /// `CONFIG_MTDRAM_*` and the x86_64 module's parameters; nandsim: its id
@@ -327,17 +327,12 @@ fn squashfs(dir: &Path, name: &str, len: usize, seed: u32) -> Vec<u8> {
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(work.join("root")).check("image dir");
     std::fs::write(work.join("root/data"), bytes(len, seed)).check("data");
-    let out = Command::new("mksquashfs")
-        .arg(work.join("root"))
-        .arg(work.join("rootfs.squashfs"))
-        .args(["-noappend", "-no-fragments", "-all-root", "-quiet"])
-        .args(["-no-progress", "-mkfs-time", "0", "-all-time", "0"])
-        .output()
-        .check("mksquashfs");
-    assert!(
-        out.status.success(),
-        "mksquashfs: {}",
-        String::from_utf8_lossy(&out.stderr)
+    host_run(
+        Command::new("mksquashfs")
+            .arg(work.join("root"))
+            .arg(work.join("rootfs.squashfs"))
+            .args(["-noappend", "-no-fragments", "-all-root", "-quiet"])
+            .args(["-no-progress", "-mkfs-time", "0", "-all-time", "0"]),
     );
     std::fs::read(work.join("rootfs.squashfs")).check("squashfs")
 }
