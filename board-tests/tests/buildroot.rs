@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use limina_board_tests::{timeout_scale, workspace_root};
 
-use crate::common::host_tool;
+use crate::common::{host_tool, sha256_hex};
 
 /// The QEMU line tagged `# <defconfig>` in a board's readme.txt, with
 /// `output/images/` pointing at `images`, split into arguments (double
@@ -1137,25 +1137,6 @@ pub(crate) fn limina_host() -> PathBuf {
         assert!(st.success(), "cargo build -p limina-host: {st}");
     }
     p
-}
-
-/// `sha256sum` of `data`.
-pub(crate) fn sha256_hex(data: &[u8]) -> String {
-    let mut child = Command::new("sha256sum")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("sha256sum");
-    let mut input = child.stdin.take().expect("stdin");
-    let data = data.to_vec();
-    let writer = std::thread::spawn(move || input.write_all(&data));
-    let out = child.wait_with_output().expect("sha256sum");
-    writer.join().expect("writer").expect("write to sha256sum");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string()
 }
 
 /// A qemu-mips firmware image as the board's post-image.sh makes it: the

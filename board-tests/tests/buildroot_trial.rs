@@ -31,9 +31,9 @@ use limina_board_tests::{build_dir, workspace_root};
 
 use crate::buildroot::{
     built_images, free_port, guest_uptime, limina_host, login, mips_firmware as firmware,
-    older_mips_firmware, qemu_line, sha256_hex, slot_sha, ssh_banner, Console,
+    older_mips_firmware, qemu_line, slot_sha, ssh_banner, Console,
 };
-use crate::common::host_tool;
+use crate::common::{host_tool, sha256_hex};
 
 const MIB: usize = 1 << 20;
 /// The slots in data.img (mtdparts= of the readme's QEMU line).

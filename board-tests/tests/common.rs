@@ -1,7 +1,9 @@
 //! Helpers shared by the VM tests.
 
 use std::fmt::Display;
-use std::process::Command;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 use limina_board_tests::Vm;
 
@@ -24,6 +26,38 @@ pub fn host_run(cmd: &mut Command) -> Vec<u8> {
 /// [`host_run`] of `program` with `args`; its standard output as text.
 pub fn host_tool(program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&host_run(Command::new(program).args(args))).into_owned()
+}
+
+/// SHA-256 of `data` in hex, by the host's `sha256sum` (what the guest's
+/// `sha256sum` and `limina upgrade --status` are compared with).
+pub fn sha256_hex(data: &[u8]) -> String {
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .check("sha256sum on the host");
+    let mut input = child.stdin.take().check_some("sha256sum's stdin");
+    let data = data.to_vec();
+    // Written from a thread so that a large input cannot block on a full pipe.
+    let writer = std::thread::spawn(move || input.write_all(&data));
+    let out = child.wait_with_output().check("sha256sum");
+    writer
+        .join()
+        .unwrap_or_else(|_| panic!("the sha256sum writer panicked"))
+        .check("write to sha256sum");
+    first_word(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// SHA-256 of a host file in hex, as `sha256sum` prints it.
+pub fn sha256_file(path: &Path) -> String {
+    first_word(&host_tool("sha256sum", &[&path.display().to_string()]))
+}
+
+fn first_word(s: &str) -> String {
+    s.split_whitespace()
+        .next()
+        .check_some("sha256sum output")
+        .to_owned()
 }
 
 /// Like `expect`, but prints the error with `Display`: the harness's errors

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use limina_board_tests::{guest_limina, Machine, Vm, VmConfig};
 
-use crate::common::{Check, CheckSome};
+use crate::common::{sha256_file, Check, CheckSome};
 
 const APPLETS: &[&str] = &[
     "ubiattach",
@@ -35,19 +35,6 @@ fn data(seed: u64, len: usize) -> Vec<u8> {
             (x >> 32) as u8
         })
         .collect()
-}
-
-/// SHA-256 of a host file, as `sha256sum` prints it.
-fn sha256(path: &Path) -> String {
-    let out = Command::new("sha256sum")
-        .arg(path)
-        .output()
-        .check("sha256sum on the host");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .check_some("sha256sum output")
-        .to_owned()
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -97,7 +84,7 @@ fn inspector_ecs(info: &str) -> (u64, u64, u64) {
 /// volumes, fill them with `ubiupdatevol`, check the kernel reads back what
 /// was written, swap their names atomically, remove one.
 fn volume_ioctls(vm: &mut Vm, big: &Path, small: &Path) {
-    let (big_sum, small_sum) = (sha256(big), sha256(small));
+    let (big_sum, small_sum) = (sha256_file(big), sha256_file(small));
     let big_len = std::fs::metadata(big).check("big").len();
     let small_len = std::fs::metadata(small).check("small").len();
     vm.run_ok("ubimkvol /dev/ubi0 -N vol_a -s 1MiB -n 10")
@@ -255,13 +242,13 @@ fn ubinize_image_with_ubifs_attaches_and_mounts_and_volume_ioctls_work_on_x86_64
     );
     let sum = vm.run_ok("sha256sum < /mnt/sub/data.bin").check("data");
     assert!(
-        sum.starts_with(&sha256(&root.join("sub/data.bin"))),
+        sum.starts_with(&sha256_file(&root.join("sub/data.bin"))),
         "{sum}"
     );
     vm.run_ok("umount /mnt").check("umount");
     // The static volume reads back exactly.
     let sum = vm.run_ok("sha256sum < /dev/ubi0_1").check("kernel vol");
-    assert!(sum.starts_with(&sha256(&dir.join("big.bin"))), "{sum}");
+    assert!(sum.starts_with(&sha256_file(&dir.join("big.bin"))), "{sum}");
 
     volume_ioctls(&mut vm, &dir.join("big.bin"), &dir.join("small.bin"));
 
@@ -349,7 +336,7 @@ fn volume_ioctls_and_ubiformat_on_big_endian_mips() {
     let sum = vm
         .run_ok(&format!("head -c {big_len} /dev/ubi0_0 | sha256sum"))
         .check("read back");
-    assert!(sum.starts_with(&sha256(&dir.join("big.bin"))), "{sum}");
+    assert!(sum.starts_with(&sha256_file(&dir.join("big.bin"))), "{sum}");
     vm.run_ok("ubidetach -m 1").check("detach sub-pages");
     vm.poweroff().check("poweroff");
     let _ = std::fs::remove_dir_all(&dir);
@@ -471,7 +458,10 @@ fn ubiformat_keeps_erase_counters_skips_bad_blocks_and_writes_an_image_on_x86_64
     assert_eq!(kernel3, (kernel1.0 + 2, kernel1.1 + 2));
     vm.run_ok("mount -t ubifs ubi0:rootfs /mnt").check("mount");
     let sum = vm.run_ok("sha256sum < /mnt/file.bin").check("file");
-    assert!(sum.starts_with(&sha256(&root.join("file.bin"))), "{sum}");
+    assert!(
+        sum.starts_with(&sha256_file(&root.join("file.bin"))),
+        "{sum}"
+    );
     vm.run_ok("umount /mnt && ubidetach -m 0").check("detach");
 
     // Foreign data: refused without -y, like mtd-utils' question.
@@ -607,7 +597,7 @@ fn ubiformat_on_sub_page_nand_matches_mtd_utils_on_x86_64() {
     let sum = vm
         .run_ok("head -c 1000001 /dev/ubi0_0 | sha256sum")
         .check("read back");
-    assert!(sum.starts_with(&sha256(&dir.join("big.bin"))), "{sum}");
+    assert!(sum.starts_with(&sha256_file(&dir.join("big.bin"))), "{sum}");
     vm.run_ok("ubidetach -m 0").check("detach");
 
     // An image built for sub-pages, written by both tools: the same flash.
@@ -627,7 +617,10 @@ fn ubiformat_on_sub_page_nand_matches_mtd_utils_on_x86_64() {
     assert_eq!(kernel_ecs(&mut vm, "ubiattach -m 0"), (4, 4));
     vm.run_ok("mount -t ubifs ubi0:rootfs /mnt").check("mount");
     let sum = vm.run_ok("sha256sum < /mnt/file.bin").check("file");
-    assert!(sum.starts_with(&sha256(&root.join("file.bin"))), "{sum}");
+    assert!(
+        sum.starts_with(&sha256_file(&root.join("file.bin"))),
+        "{sum}"
+    );
     vm.run_ok("umount /mnt && ubidetach -m 0").check("detach");
 
     // -O 512 where the flash writes whole pages would be refused; here a

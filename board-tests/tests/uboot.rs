@@ -38,7 +38,7 @@ use limina_board_tests::{
     build_dir, timeout_scale, workspace_root, Initramfs, Machine, MachineAssets,
 };
 
-use crate::common::{host_tool, Check, CheckSome};
+use crate::common::{host_tool, sha256_file, Check, CheckSome};
 
 /// What the guest's /init prints when its shell is ready.
 const READY: &str = "LIMINA-READY";
@@ -79,24 +79,6 @@ exec \"$@\"\n";
 
 fn scaled(secs: u64) -> Duration {
     Duration::from_secs(secs).mul_f64(timeout_scale())
-}
-
-/// Runs a host tool that must succeed; returns its stdout.
-fn tool_output(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .check(&format!("{program}: run scripts/setup"));
-    assert!(out.status.success(), "{program} {}", args.join(" "));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn sha256(path: &Path) -> String {
-    tool_output("sha256sum", &[&path.display().to_string()])
-        .split_whitespace()
-        .next()
-        .check_some("sha256sum output")
-        .to_string()
 }
 
 /// `scripts/vm-assets uboot` links the U-Boot images here.
@@ -565,7 +547,7 @@ fn uboot_tftpboot_mips_malta_be_squashfs_on_phram() {
         ],
     );
     let squashfs_len = std::fs::metadata(&squashfs).check("squashfs").len();
-    let squashfs_sum = sha256(&squashfs);
+    let squashfs_sum = sha256_file(&squashfs);
     mkimage_script("mips-malta", "mips", &tftp);
 
     let mut board = start_malta(&tftp, &work);
@@ -812,9 +794,9 @@ fn uboot_tftpboot_buildroot_qemu_mips_image() {
     }
     let squashfs = tftp.join("rootfs.squashfs");
     let squashfs_len = std::fs::metadata(&squashfs).check("squashfs").len();
-    let squashfs_sum = sha256(&squashfs);
+    let squashfs_sum = sha256_file(&squashfs);
     // The images are what U-Boot expects: mkimage describes them.
-    let info = tool_output(
+    let info = host_tool(
         "mkimage",
         &["-l", &tftp.join("uImage").display().to_string()],
     );
@@ -822,7 +804,7 @@ fn uboot_tftpboot_buildroot_qemu_mips_image() {
         info.contains("MIPS Linux Kernel Image (lzma compressed)"),
         "uImage: {info}"
     );
-    let info = tool_output(
+    let info = host_tool(
         "mkimage",
         &["-l", &tftp.join("boot.scr").display().to_string()],
     );
@@ -977,8 +959,8 @@ fn tftpboot_buildroot_virt_image(v: &VirtBoard) {
     }
     let squashfs = tftp.join("rootfs.squashfs");
     let squashfs_len = std::fs::metadata(&squashfs).check("squashfs").len();
-    let squashfs_sum = sha256(&squashfs);
-    let info = tool_output(
+    let squashfs_sum = sha256_file(&squashfs);
+    let info = host_tool(
         "mkimage",
         &["-l", &tftp.join("uImage").display().to_string()],
     );

@@ -50,7 +50,7 @@ use std::time::Duration;
 
 use limina_board_tests::{guest_limina, Machine, PersistentFlash, Vm, VmConfig};
 
-use crate::common::{bytes, host_run, Check, CheckSome};
+use crate::common::{bytes, host_run, sha256_hex, Check, CheckSome};
 
 /// The erase block of both flashes (mtdram: the MIPS kernel's built-in
 /// `CONFIG_MTDRAM_*` and the x86_64 module's parameters; nandsim: its id
@@ -355,28 +355,6 @@ fn nandrestore(dir: &Path) -> PathBuf {
         String::from_utf8_lossy(&out.stderr)
     );
     bin
-}
-
-/// SHA-256 of `data` by the host's `sha256sum`.
-fn sha256_hex(data: &[u8]) -> String {
-    use std::io::Write;
-    let mut child = Command::new("sha256sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .check("sha256sum");
-    child
-        .stdin
-        .take()
-        .check_some("stdin")
-        .write_all(data)
-        .check("sha256sum input");
-    let out = child.wait_with_output().check("sha256sum");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .check_some("sha256sum output")
-        .to_string()
 }
 
 /// `/dev/mtdN` of the MTD device whose name `matches`.
