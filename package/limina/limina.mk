@@ -45,8 +45,14 @@ LIMINA_DEPENDENCIES += host-rustc
 LIMINA_RUST_TARGET = $(RUSTC_TARGET_NAME)
 LIMINA_CARGO = $(HOST_DIR)/bin/cargo
 LIMINA_STD_LIBRARY =
+# PKG_CARGO_ENV sets the release profile from Buildroot's optimisation
+# options (opt-level 2, no LTO, 16 codegen units by default): put back the
+# workspace's, built for size as on MIPS (docs/decisions/0067).
 LIMINA_CARGO_ENV = \
 	$(PKG_CARGO_ENV) \
+	CARGO_PROFILE_RELEASE_OPT_LEVEL=z \
+	CARGO_PROFILE_RELEASE_LTO=true \
+	CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
 	CARGO_HOME=$(LIMINA_CARGO_HOME)
 else
 # MIPS: no Rust in Buildroot. host-limina-rust brings rustc, cargo and
